@@ -1,0 +1,132 @@
+/**
+ * Loads and validates config/<env>.yaml. Every problem in a file is reported at once,
+ * each naming the file, the field, the value it got and what would be valid.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
+import { parseDocument } from "yaml";
+import { environmentSchema, type EnvironmentFile } from "./schema";
+import type { MinimumHealthyHosts } from "../modules/names";
+
+/** The folder with one file per environment. `WEBFLEET_CONFIG_DIR` points elsewhere (tests). */
+export const DEFAULT_CONFIG_DIR = resolve(__dirname);
+
+export function configDir(): string {
+  return process.env.WEBFLEET_CONFIG_DIR ? resolve(process.env.WEBFLEET_CONFIG_DIR) : DEFAULT_CONFIG_DIR;
+}
+
+const ENV_NAME = /^[a-z][a-z0-9-]{0,19}$/;
+const EXTENSIONS = [".yaml", ".yml"];
+
+export interface EnvironmentConfig extends EnvironmentFile {
+  /** The environment's name: the file name without extension (`dev` for config/dev.yaml). */
+  readonly name: string;
+  /** The file it was loaded from, for messages. */
+  readonly file: string;
+  /** `deployment.minimumHealthyHosts`, parsed. */
+  readonly customMinimumHealthyHosts: readonly MinimumHealthyHosts[];
+}
+
+export class ConfigError extends Error {
+  constructor(readonly errors: readonly string[]) {
+    super(errors.length === 1 ? errors[0] : `${errors.length} configuration errors:\n  - ${errors.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** The environments that have a file in `dir`, sorted. */
+export function listEnvironments(dir = configDir()): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => EXTENSIONS.some((e) => f.endsWith(e)))
+    .map((f) => basename(f).replace(/\.ya?ml$/, ""))
+    .sort();
+}
+
+function fileOf(env: string, dir: string): string | undefined {
+  return EXTENSIONS.map((e) => join(dir, env + e)).find((f) => existsSync(f));
+}
+
+function displayPath(file: string): string {
+  const rel = relative(process.cwd(), file);
+  return rel.startsWith("..") ? file : rel;
+}
+
+function valueAt(data: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = data;
+  for (const key of path) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function fieldName(path: readonly PropertyKey[]): string {
+  return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
+}
+
+/** Validates already-parsed data; `file` is only used in messages. */
+export function parseEnvironment(name: string, file: string, data: unknown): EnvironmentConfig {
+  const shown = displayPath(file);
+  if (!ENV_NAME.test(name)) {
+    throw new ConfigError([`${shown}: environment name '${name}' must be 1-20 lowercase letters, digits and hyphens, starting with a letter`]);
+  }
+  const result = environmentSchema.safeParse(data ?? {});
+  if (!result.success) {
+    const errors = result.error.issues.map((issue) => {
+      if (issue.code === "unrecognized_keys") {
+        const where = fieldName(issue.path);
+        return `${shown}: ${issue.keys.map((k) => (where ? `${where}.${k}` : k)).join(", ")}: unknown field${issue.keys.length > 1 ? "s" : ""}; check the spelling against the configuration reference in README.md`;
+      }
+      const value = valueAt(data, issue.path);
+      const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
+      return `${shown}: ${fieldName(issue.path) || "(file)"}: ${value === undefined && issue.code === "invalid_type" ? "is required" : issue.message} (${got})`;
+    });
+    throw new ConfigError(errors);
+  }
+  const env = result.data;
+  return {
+    ...env,
+    name,
+    file: shown,
+    customMinimumHealthyHosts: env.deployment.minimumHealthyHosts.map(parseMinimumHealthy),
+  };
+}
+
+/** `"75%"` → fleet percent 75; `2` or `"2"` → host count 2 (the schema already checked the form). */
+export function parseMinimumHealthy(value: string | number): MinimumHealthyHosts {
+  const s = String(value);
+  return s.endsWith("%") ? { type: "FLEET_PERCENT", value: Number(s.slice(0, -1)) } : { type: "HOST_COUNT", value: Number(s) };
+}
+
+/** Loads config/<name>.yaml (or from `dir`). Throws {@link ConfigError} naming what is wrong. */
+export function loadEnvironment(name: string, dir = configDir()): EnvironmentConfig {
+  const file = fileOf(name, dir);
+  if (!file) {
+    const known = listEnvironments(dir);
+    throw new ConfigError([
+      `unknown environment '${name}': no ${displayPath(join(dir, name))}.yaml; valid environments: ${known.length ? known.join(", ") : "(none: add a file to " + displayPath(dir) + ")"}`,
+    ]);
+  }
+  const doc = parseDocument(readFileSync(file, "utf8"), { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${displayPath(file)}: not valid YAML: ${e.message}`));
+  }
+  return parseEnvironment(name, file, doc.toJS());
+}
+
+/** Loads every environment; collects the errors of all files before throwing. */
+export function loadAllEnvironments(dir = configDir()): EnvironmentConfig[] {
+  const loaded: EnvironmentConfig[] = [];
+  const errors: string[] = [];
+  for (const name of listEnvironments(dir)) {
+    try {
+      loaded.push(loadEnvironment(name, dir));
+    } catch (e) {
+      if (e instanceof ConfigError) errors.push(...e.errors);
+      else throw e;
+    }
+  }
+  if (errors.length) throw new ConfigError(errors);
+  return loaded;
+}
