@@ -1,0 +1,172 @@
+import { Construct } from "constructs";
+import { Token } from "cdktf";
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import type { Color } from "./names";
+
+export interface FleetCapacity {
+  readonly min: number;
+  readonly desired: number;
+  readonly max: number;
+}
+
+export interface FleetProps {
+  /** Prefix of the names; the fleet is `<prefix>-<color>`. */
+  readonly namePrefix: string;
+  readonly color: Color;
+  /** AMI id (or `resolve:ssm:...`) of the launch template. */
+  readonly amiId: string;
+  readonly instanceType: string;
+  readonly instanceProfileArn: string;
+  readonly securityGroupId: string;
+  /** Subnets in at least two availability zones. */
+  readonly subnetIds: string[];
+  readonly capacity: FleetCapacity;
+  /** The color's target group: the ASG registers into it and CodeDeploy controls its traffic. */
+  readonly targetGroupArn: string;
+  readonly targetGroupName: string;
+  /** CodeDeploy application and its service role. */
+  readonly applicationName: string;
+  readonly serviceRoleArn: string;
+  /** Config of deployments that name none (releases always name one). */
+  readonly deploymentConfigName: string;
+  /** Alarms that stop and roll back a deployment to this fleet. */
+  readonly alarmNames: readonly string[];
+  /** SNS topic for the deployment group's triggers. */
+  readonly notificationTopicArn: string;
+  /**
+   * EC2 key pair for SSH. Prefer Session Manager: the instances' security group has no port 22.
+   * @default - no key pair
+   */
+  readonly keyName?: string;
+  /**
+   * Size of the encrypted gp3 root volume.
+   * @default 8
+   */
+  readonly rootVolumeSizeGiB?: number;
+  /**
+   * Seconds after launch before ELB health checks can mark an instance unhealthy.
+   * @default 120
+   */
+  readonly healthCheckGracePeriodSeconds?: number;
+  /**
+   * Tags of the instances and volumes (the provider's default tags do not reach them).
+   * @default - project, environment and color are still set by the caller's default tags on
+   * the template itself
+   */
+  readonly instanceTags?: Readonly<Record<string, string>>;
+}
+
+/**
+ * One color's fleet: a launch template, the Auto Scaling group that runs it behind the
+ * color's target group, and the IN_PLACE CodeDeploy deployment group with traffic control
+ * on that target group. Used once per color.
+ */
+export class Fleet extends Construct {
+  readonly launchTemplate: LaunchTemplate;
+  readonly autoScalingGroup: AutoscalingGroup;
+  readonly deploymentGroup: CodedeployDeploymentGroup;
+  readonly healthCheckGracePeriodSeconds: number;
+
+  constructor(scope: Construct, id: string, props: FleetProps) {
+    super(scope, id);
+    const name = `${props.namePrefix}-${props.color}`;
+    const rootVolumeSizeGiB = props.rootVolumeSizeGiB ?? 8;
+    this.healthCheckGracePeriodSeconds = props.healthCheckGracePeriodSeconds ?? 120;
+    const { min, desired, max } = props.capacity;
+
+    if (![min, desired, max].some(Token.isUnresolved)) {
+      if (min > max) throw new Error(`${props.color} capacity: min (${min}) must be <= max (${max})`);
+      if (desired < min || desired > max) throw new Error(`${props.color} capacity: desired (${desired}) must be between min (${min}) and max (${max})`);
+    }
+    if (rootVolumeSizeGiB < 8) throw new Error(`rootVolumeSizeGiB (${rootVolumeSizeGiB}) must be >= 8 (Amazon Linux 2023's snapshot size)`);
+    if (!Token.isUnresolved(props.subnetIds) && props.subnetIds.length < 2) {
+      throw new Error(`subnetIds (${JSON.stringify(props.subnetIds)}) must list at least 2 subnets in different availability zones`);
+    }
+
+    const tags = { Name: name, color: props.color, ...props.instanceTags };
+    this.launchTemplate = new LaunchTemplate(this, "template", {
+      name,
+      description: `webfleet ${props.color} fleet`,
+      imageId: props.amiId,
+      instanceType: props.instanceType,
+      keyName: props.keyName,
+      iamInstanceProfile: { arn: props.instanceProfileArn },
+      updateDefaultVersion: true,
+      metadataOptions: {
+        httpEndpoint: "enabled",
+        httpTokens: "required",
+        httpPutResponseHopLimit: 1,
+        instanceMetadataTags: "disabled",
+      },
+      blockDeviceMappings: [
+        {
+          deviceName: "/dev/xvda",
+          ebs: { volumeSize: rootVolumeSizeGiB, volumeType: "gp3", encrypted: "true", deleteOnTermination: "true" },
+        },
+      ],
+      networkInterfaces: [
+        {
+          deviceIndex: 0,
+          // Public subnets and no NAT: the agent reaches CodeDeploy and S3 directly.
+          associatePublicIpAddress: "true",
+          securityGroups: [props.securityGroupId],
+          deleteOnTermination: "true",
+        },
+      ],
+      monitoring: { enabled: true },
+      tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
+      tags: { color: props.color },
+    });
+
+    this.autoScalingGroup = new AutoscalingGroup(this, "asg", {
+      name,
+      minSize: min,
+      maxSize: max,
+      desiredCapacity: desired,
+      vpcZoneIdentifier: props.subnetIds,
+      targetGroupArns: [props.targetGroupArn],
+      healthCheckType: "ELB",
+      healthCheckGracePeriod: this.healthCheckGracePeriodSeconds,
+      // An explicit version: a new template version is a planned change, and it starts a refresh.
+      launchTemplate: { id: this.launchTemplate.id, version: Token.asString(this.launchTemplate.latestVersion) },
+      instanceRefresh: {
+        strategy: "Rolling",
+        preferences: {
+          // Launch before terminating: capacity never drops below desired during a refresh.
+          minHealthyPercentage: 100,
+          maxHealthyPercentage: 200,
+          skipMatching: true,
+          autoRollback: true,
+        },
+      },
+      terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
+      tag: Object.entries(tags).map(([key, value]) => ({ key, value, propagateAtLaunch: true })),
+    });
+
+    this.deploymentGroup = new CodedeployDeploymentGroup(this, "deployment-group", {
+      appName: props.applicationName,
+      deploymentGroupName: name,
+      serviceRoleArn: props.serviceRoleArn,
+      deploymentConfigName: props.deploymentConfigName,
+      autoscalingGroups: [this.autoScalingGroup.name],
+      deploymentStyle: { deploymentType: "IN_PLACE", deploymentOption: "WITH_TRAFFIC_CONTROL" },
+      loadBalancerInfo: { targetGroupInfo: [{ name: props.targetGroupName }] },
+      autoRollbackConfiguration: { enabled: true, events: ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"] },
+      alarmConfiguration: { enabled: true, alarms: [...props.alarmNames], ignorePollAlarmFailure: false },
+      triggerConfiguration: [
+        {
+          triggerName: `${name}-events`,
+          triggerTargetArn: props.notificationTopicArn,
+          triggerEvents: ["DeploymentFailure", "DeploymentRollback", "DeploymentStop", "DeploymentSuccess", "InstanceFailure"],
+        },
+      ],
+      // Lets in-flight deployment hooks finish (BlockTraffic, ApplicationStop) on scale-in.
+      terminationHookEnabled: true,
+      // An instance launched during a deployment gets the new revision in a follow-up deployment.
+      outdatedInstancesStrategy: "UPDATE",
+      tags: { color: props.color },
+    });
+  }
+}

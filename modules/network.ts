@@ -1,0 +1,84 @@
+import { Construct } from "constructs";
+import { Fn } from "cdktf";
+import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsSubnets } from "@cdktf/provider-aws/lib/data-aws-subnets";
+import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
+import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
+import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
+import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
+import { Subnet } from "@cdktf/provider-aws/lib/subnet";
+import { Vpc } from "@cdktf/provider-aws/lib/vpc";
+import type { NetworkConfig } from "../config/schema";
+
+export interface NetworkProps {
+  /** Where the web tier lives: the default VPC, a dedicated VPC, or existing ids. */
+  readonly network: NetworkConfig;
+  /** Prefix of the Name tags of what this construct creates. */
+  readonly namePrefix: string;
+}
+
+/**
+ * The VPC and the public subnets (at least two availability zones) that the load balancer
+ * and both fleets use. Instances have public addresses so the CodeDeploy agent reaches AWS
+ * without a NAT gateway; their security group admits nothing but the load balancer.
+ */
+export class Network extends Construct {
+  readonly vpcId: string;
+  readonly subnetIds: string[];
+
+  constructor(scope: Construct, id: string, props: NetworkProps) {
+    super(scope, id);
+    const net = props.network;
+    switch (net.mode) {
+      case "existing": {
+        this.vpcId = net.vpcId;
+        this.subnetIds = [...net.subnetIds];
+        break;
+      }
+      case "default-vpc": {
+        // As in the tutorial: every subnet of the default VPC is public (default-for-az).
+        const vpc = new DataAwsVpc(this, "default-vpc", { default: true });
+        const subnets = new DataAwsSubnets(this, "default-subnets", {
+          filter: [
+            { name: "vpc-id", values: [vpc.id] },
+            { name: "default-for-az", values: ["true"] },
+          ],
+        });
+        this.vpcId = vpc.id;
+        this.subnetIds = subnets.ids;
+        break;
+      }
+      case "dedicated": {
+        const vpc = new Vpc(this, "vpc", {
+          cidrBlock: net.cidr,
+          enableDnsHostnames: true,
+          enableDnsSupport: true,
+          tags: { Name: props.namePrefix },
+        });
+        const azs = new DataAwsAvailabilityZones(this, "azs", { state: "available" });
+        const igw = new InternetGateway(this, "igw", { vpcId: vpc.id, tags: { Name: props.namePrefix } });
+        const routes = new RouteTable(this, "public", {
+          vpcId: vpc.id,
+          route: [{ cidrBlock: "0.0.0.0/0", gatewayId: igw.id }],
+          tags: { Name: `${props.namePrefix}-public` },
+        });
+        const subnets: Subnet[] = [];
+        for (let i = 0; i < net.availabilityZones; i++) {
+          const subnet = new Subnet(this, `public-${i}`, {
+            vpcId: vpc.id,
+            availabilityZone: Fn.element(azs.names, i),
+            // /20s out of the VPC block: room for 4,000 addresses per AZ.
+            cidrBlock: Fn.cidrsubnet(vpc.cidrBlock, 4, i),
+            mapPublicIpOnLaunch: true,
+            tags: { Name: `${props.namePrefix}-public-${i}` },
+          });
+          new RouteTableAssociation(this, `public-${i}-routes`, { subnetId: subnet.id, routeTableId: routes.id });
+          subnets.push(subnet);
+        }
+        this.vpcId = vpc.id;
+        this.subnetIds = subnets.map((s) => s.id);
+        break;
+      }
+    }
+  }
+}
