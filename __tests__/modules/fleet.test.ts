@@ -1,0 +1,87 @@
+import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
+import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
+import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { Fleet, type FleetProps } from "../../modules/fleet";
+import { doc, resources, synthConstruct } from "../helpers/stack";
+
+const base: FleetProps = {
+  namePrefix: "webfleet-test",
+  color: "green",
+  amiId: "ami-0123456789abcdef0",
+  instanceType: "t3.micro",
+  instanceProfileArn: "arn:aws:iam::123456789012:instance-profile/x",
+  securityGroupId: "sg-1",
+  subnetIds: ["subnet-a", "subnet-b"],
+  capacity: { min: 1, desired: 2, max: 3 },
+  targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/1",
+  targetGroupName: "webfleet-test-green",
+  applicationName: "webfleet-test",
+  serviceRoleArn: "arn:aws:iam::123456789012:role/codedeploy",
+  deploymentConfigName: "CodeDeployDefault.OneAtATime",
+  alarmNames: ["green-5xx", "green-unhealthy"],
+  notificationTopicArn: "arn:aws:sns:us-east-1:123456789012:events",
+};
+
+const synth = (overrides: Partial<FleetProps> = {}) => synthConstruct((scope) => new Fleet(scope, "fleet", { ...base, ...overrides }));
+
+describe("Fleet", () => {
+  it("launches the given AMI with IMDSv2 required, an encrypted gp3 root, the instance profile and no key pair", () => {
+    const out = synth();
+    expect(out).toHaveResourceWithProperties(LaunchTemplate, {
+      image_id: "ami-0123456789abcdef0",
+      instance_type: "t3.micro",
+      iam_instance_profile: { arn: base.instanceProfileArn },
+      metadata_options: expect.objectContaining({ http_tokens: "required", http_endpoint: "enabled", http_put_response_hop_limit: 1 }),
+      block_device_mappings: [expect.objectContaining({ ebs: expect.objectContaining({ encrypted: "true", volume_type: "gp3" }) })],
+    });
+    expect(resources(doc(out), "aws_launch_template")[0].key_name).toBeUndefined();
+  });
+
+  it("tags instances and volumes with their color", () => {
+    const lt = resources(doc(synth()), "aws_launch_template")[0];
+    const specs = lt.tag_specifications as Array<{ resource_type: string; tags: Record<string, string> }>;
+    expect(specs.map((s) => s.resource_type)).toEqual(["instance", "volume", "network-interface"]);
+    expect(specs.every((s) => s.tags.color === "green")).toBe(true);
+  });
+
+  it("runs an explicit template version behind its target group, with ELB health checks and an instance refresh", () => {
+    const out = synth();
+    expect(out).toHaveResourceWithProperties(AutoscalingGroup, {
+      name: "webfleet-test-green",
+      min_size: 1,
+      desired_capacity: 2,
+      max_size: 3,
+      vpc_zone_identifier: ["subnet-a", "subnet-b"],
+      target_group_arns: [base.targetGroupArn],
+      health_check_type: "ELB",
+      health_check_grace_period: 120,
+      instance_refresh: expect.objectContaining({ strategy: "Rolling", preferences: expect.objectContaining({ min_healthy_percentage: 100, auto_rollback: true }) }),
+    });
+    const asg = resources(doc(out), "aws_autoscaling_group")[0] as { launch_template: { version: string } };
+    expect(asg.launch_template.version).toMatch(/^\$\{aws_launch_template\.fleet_template_[0-9A-F]+\.latest_version\}$/);
+    expect(asg.launch_template.version).not.toBe("$Latest");
+  });
+
+  it("deploys in place with traffic control on its target group, rolling back on failure and on alarm", () => {
+    expect(synth()).toHaveResourceWithProperties(CodedeployDeploymentGroup, {
+      deployment_group_name: "webfleet-test-green",
+      autoscaling_groups: [expect.stringMatching(/^\$\{aws_autoscaling_group\.fleet_asg_[0-9A-F]+\.name\}$/)],
+      deployment_style: { deployment_type: "IN_PLACE", deployment_option: "WITH_TRAFFIC_CONTROL" },
+      load_balancer_info: { target_group_info: [{ name: "webfleet-test-green" }] },
+      auto_rollback_configuration: { enabled: true, events: ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"] },
+      alarm_configuration: expect.objectContaining({ enabled: true, alarms: ["green-5xx", "green-unhealthy"] }),
+      trigger_configuration: [expect.objectContaining({ trigger_target_arn: base.notificationTopicArn })],
+      termination_hook_enabled: true,
+      outdated_instances_strategy: "UPDATE",
+    });
+  });
+
+  test.each([
+    [{ capacity: { min: 4, desired: 4, max: 2 } }, "green capacity: min (4) must be <= max (2)"],
+    [{ capacity: { min: 1, desired: 5, max: 3 } }, "green capacity: desired (5) must be between min (1) and max (3)"],
+    [{ subnetIds: ["subnet-a"] }, 'subnetIds (["subnet-a"]) must list at least 2 subnets'],
+    [{ rootVolumeSizeGiB: 4 }, "rootVolumeSizeGiB (4) must be >= 8"],
+  ])("refuses %j", (overrides, message) => {
+    expect(() => synth(overrides as Partial<FleetProps>)).toThrow(message);
+  });
+});
