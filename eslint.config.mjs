@@ -12,16 +12,11 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
-          paths: [
-            {
-              name: "@cdktf/provider-aws",
-              message: "Import provider resources by deep path, e.g. @cdktf/provider-aws/lib/launch-template: the package root loads ~2,200 modules.",
-            },
-          ],
           patterns: [
             {
-              group: ["@cdktf/provider-aws/lib", "@cdktf/provider-aws/lib/index"],
-              message: "Import the one resource you need: @cdktf/provider-aws/lib/<resource>.",
+              regex: "^@cdktf/provider-aws(/lib(/index(\\.js)?)?)?$",
+              message:
+                "Import provider resources by deep path, e.g. @cdktf/provider-aws/lib/launch-template: the package root loads ~2,200 modules (≈9 s, ≈740 MiB per synth).",
             },
           ],
         },

@@ -10,4 +10,6 @@ module.exports = {
   transformIgnorePatterns: ["/node_modules/(?!zx/)"],
   setupFilesAfterEnv: ["<rootDir>/__tests__/setup.ts"],
   testTimeout: 120000,
+  // Two workers on the 2-core machines: the terraform suite waits on child processes most of the time.
+  maxWorkers: 2,
 };
