@@ -56,10 +56,15 @@ function collect<T>(loaders: Array<() => T>): T[] {
 /** `WEBFLEET_INITIAL_AMI_BLUE=ami-...`: set by `npm run deploy` for a parameter's first creation. */
 export function initialAmiFromEnv(env: NodeJS.ProcessEnv = process.env): Partial<Record<Color, string>> {
   const out: Partial<Record<Color, string>> = {};
+  const errors: string[] = [];
   for (const color of COLORS) {
-    const value = env[`WEBFLEET_INITIAL_AMI_${color.toUpperCase()}`];
-    if (value) out[color] = value;
+    const name = `WEBFLEET_INITIAL_AMI_${color.toUpperCase()}`;
+    const value = env[name];
+    if (!value) continue;
+    if (/^ami-[0-9a-f]{8}([0-9a-f]{9})?$/.test(value)) out[color] = value;
+    else errors.push(`${name}: must be an AMI id such as ami-0123456789abcdef0 (got ${JSON.stringify(value)})`);
   }
+  if (errors.length) throw new ConfigError(errors);
   return out;
 }
 

@@ -45,7 +45,7 @@ export function formatSummary(s: StackSummary): string {
     .join(", ");
   return [
     `${s.stack}: ${s.resources} resources, state ${s.backend}`,
-    `  ${types}`,
+    types ? `  ${types}` : "",
     s.dataSources.length ? `  reads: ${s.dataSources.join(", ")}` : "  reads no data source",
     s.outputs.length ? `  outputs: ${s.outputs.join(", ")}` : "",
   ]
