@@ -1,0 +1,167 @@
+# The webfleet web server image: Amazon Linux 2023 with Apache, PHP 8.x (mbstring, mysqlnd),
+# a health endpoint outside the web root, and the CodeDeploy agent. The web root ships
+# empty: CodeDeploy puts the application there. Build it with `npm run ami -- --env <env>`.
+
+packer {
+  required_version = ">= 1.10.0"
+
+  required_plugins {
+    amazon = {
+      source  = "github.com/hashicorp/amazon"
+      version = "~> 1.3"
+    }
+  }
+}
+
+locals {
+  project    = "webfleet"
+  build_time = timestamp()
+  # 20250101-120000: AMI names allow only letters, digits and ()[] ./-'@_
+  ami_timestamp = formatdate("YYYYMMDD-hhmmss", local.build_time)
+  ami_name      = "${local.project}-${var.environment}-al2023-${var.architecture}-${local.ami_timestamp}"
+
+  # The standard AL2023 image only: al2023-ami-minimal-* and al2023-ami-ecs-* do not match.
+  source_ami_name = "al2023-ami-2023.*-kernel-${var.kernel_version}-${var.architecture}"
+
+  build_instance_type = var.instance_type != "" ? var.instance_type : (var.architecture == "arm64" ? "t4g.small" : "t3.small")
+}
+
+source "amazon-ebs" "al2023" {
+  region        = var.region
+  ami_regions   = var.ami_regions
+  instance_type = local.build_instance_type
+  subnet_id     = var.subnet_id
+
+  source_ami_filter {
+    filters = {
+      name                = local.source_ami_name
+      architecture        = var.architecture
+      virtualization-type = "hvm"
+      root-device-type    = "ebs"
+      state               = "available"
+    }
+    owners      = ["amazon"]
+    most_recent = true
+  }
+
+  ami_name        = local.ami_name
+  ami_description = "webfleet ${var.environment} web server: Amazon Linux 2023, Apache, PHP ${var.php_version}, CodeDeploy agent (${var.architecture}, commit ${var.git_commit})"
+  deprecate_at    = timeadd(local.build_time, "${var.deprecate_after_days * 24}h")
+
+  # IMDSv2 only, for the build instance and for every instance launched from the AMI.
+  metadata_options {
+    http_endpoint               = "enabled"
+    http_tokens                 = "required"
+    http_put_response_hop_limit = 1
+  }
+  imds_support = "v2.0"
+
+  # Encrypted root volume: the AMI's snapshot is encrypted with the same key.
+  launch_block_device_mappings {
+    device_name           = "/dev/xvda"
+    volume_size           = var.volume_size_gb
+    volume_type           = "gp3"
+    encrypted             = true
+    kms_key_id            = var.kms_key_id
+    delete_on_termination = true
+  }
+
+  # SSH as ec2-user, either over the instance's IP (the temporary security group admits
+  # only this machine's public IP) or through Session Manager (no inbound rule at all).
+  communicator                              = "ssh"
+  ssh_username                              = "ec2-user"
+  ssh_interface                             = var.ssh_interface
+  ssh_timeout                               = "10m"
+  temporary_security_group_source_public_ip = var.ssh_interface == "public_ip"
+  iam_instance_profile                      = var.iam_instance_profile
+
+  dynamic "temporary_iam_instance_profile_policy_document" {
+    for_each = var.ssh_interface == "session_manager" && var.iam_instance_profile == "" ? ["ssm"] : []
+    content {
+      Version = "2012-10-17"
+      Statement {
+        Effect = "Allow"
+        Action = [
+          "ssm:UpdateInstanceInformation",
+          "ssmmessages:CreateControlChannel",
+          "ssmmessages:CreateDataChannel",
+          "ssmmessages:OpenControlChannel",
+          "ssmmessages:OpenDataChannel",
+        ]
+        Resource = ["*"]
+      }
+    }
+  }
+
+  run_tags = {
+    Name        = "packer-${local.ami_name}"
+    Project     = local.project
+    Environment = var.environment
+    ManagedBy   = "packer"
+  }
+  run_volume_tags = {
+    Project     = local.project
+    Environment = var.environment
+    ManagedBy   = "packer"
+  }
+
+  # The AMI's provenance. {{ .SourceAMI }} is filled in by the Amazon plugin at build time.
+  tags = {
+    Name          = local.ami_name
+    Project       = local.project
+    Environment   = var.environment
+    ManagedBy     = "packer"
+    SourceAMI     = "{{ .SourceAMI }}"
+    SourceAMIName = "{{ .SourceAMIName }}"
+    BuildTime     = local.build_time
+    GitCommit     = var.git_commit
+    Architecture  = var.architecture
+    PhpVersion    = var.php_version
+  }
+  snapshot_tags = {
+    Name        = local.ami_name
+    Project     = local.project
+    Environment = var.environment
+    ManagedBy   = "packer"
+    SourceAMI   = "{{ .SourceAMI }}"
+    BuildTime   = local.build_time
+    GitCommit   = var.git_commit
+  }
+}
+
+build {
+  name    = "webfleet"
+  sources = ["source.amazon-ebs.al2023"]
+
+  # Every script runs as root with `set -euo pipefail`; each is safe to run twice.
+  provisioner "shell" {
+    execute_command = "chmod +x {{ .Path }}; sudo env {{ .Vars }} {{ .Path }}"
+    environment_vars = [
+      "WEBFLEET_REGION=${var.region}",
+      "WEBFLEET_PHP_VERSION=${var.php_version}",
+    ]
+    scripts = [
+      "${path.root}/scripts/security-updates.sh",
+      "${path.root}/scripts/install-web.sh",
+      "${path.root}/scripts/install-codedeploy-agent.sh",
+      "${path.root}/scripts/verify-image.sh",
+      "${path.root}/scripts/cleanup.sh",
+    ]
+  }
+
+  # Appends this run's artifact ("region:ami-...,region:ami-...") under packer_run_uuid;
+  # scripts/ami reads the entry of last_run_uuid.
+  post-processor "manifest" {
+    output     = var.manifest_path
+    strip_path = true
+    custom_data = {
+      ami_name        = local.ami_name
+      source_ami      = "${build.SourceAMI}"
+      source_ami_name = "${build.SourceAMIName}"
+      environment     = var.environment
+      architecture    = var.architecture
+      git_commit      = var.git_commit
+      build_time      = local.build_time
+    }
+  }
+}
