@@ -15,7 +15,7 @@ export function configDir(): string {
   return process.env.WEBFLEET_CONFIG_DIR ? resolve(process.env.WEBFLEET_CONFIG_DIR) : DEFAULT_CONFIG_DIR;
 }
 
-const ENV_NAME = /^[a-z][a-z0-9-]{0,15}$/;
+const ENV_NAME = /^[a-z](?:[a-z0-9-]{0,14}[a-z0-9])?$/;
 const EXTENSIONS = [".yaml", ".yml"];
 
 export interface EnvironmentConfig extends EnvironmentFile {
@@ -69,7 +69,7 @@ function fieldName(path: readonly PropertyKey[]): string {
 export function parseEnvironment(name: string, file: string, data: unknown): EnvironmentConfig {
   const shown = displayPath(file);
   if (!ENV_NAME.test(name)) {
-    throw new ConfigError([`${shown}: environment name '${name}' must be 1-16 lowercase letters, digits and hyphens, starting with a letter`]);
+    throw new ConfigError([`${shown}: environment name '${name}' must be 1-16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`]);
   }
   const result = environmentSchema.safeParse(data ?? {});
   if (!result.success) {

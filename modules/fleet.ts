@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { Token } from "cdktf";
+import { type ITerraformDependable, Token } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
@@ -35,6 +35,12 @@ export interface FleetProps {
   readonly alarmNames: readonly string[];
   /** SNS topic for the deployment group's triggers. */
   readonly notificationTopicArn: string;
+  /**
+   * What the service role's permissions hang on. The deployment group is created after them
+   * and destroyed before them, so CodeDeploy can still remove its ASG hooks on destroy.
+   * @default - none
+   */
+  readonly serviceRolePolicies?: ITerraformDependable[];
   /**
    * EC2 key pair for SSH. Prefer Session Manager: the instances' security group has no port 22.
    * @default - no key pair
@@ -138,7 +144,9 @@ export class Fleet extends Construct {
           minHealthyPercentage: 100,
           maxHealthyPercentage: 200,
           skipMatching: true,
-          autoRollback: true,
+          // No autoRollback: Terraform updates the group to the new version before it starts
+          // the refresh, so a rollback would return to the new version (provider issue #34189),
+          // and AWS refuses rollback for templates whose image is a resolve:ssm: reference.
         },
       },
       terminationPolicies: ["OldestLaunchTemplate", "OldestInstance"],
@@ -167,6 +175,7 @@ export class Fleet extends Construct {
       // An instance launched during a deployment gets the new revision in a follow-up deployment.
       outdatedInstancesStrategy: "UPDATE",
       tags: { color: props.color },
+      dependsOn: props.serviceRolePolicies,
     });
   }
 }

@@ -1,4 +1,5 @@
 import { Construct } from "constructs";
+import type { ITerraformDependable } from "cdktf";
 import { IamInstanceProfile } from "@cdktf/provider-aws/lib/iam-instance-profile";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
@@ -14,6 +15,8 @@ export interface IamRolesProps {
    * @default "aws"
    */
   readonly partition?: string;
+  /** Region of the fleets: the instances read the CodeDeploy agent from its bucket there. */
+  readonly region: string;
 }
 
 function trust(service: string): string {
@@ -32,6 +35,8 @@ export class IamRoles extends Construct {
   readonly codeDeployRoleArn: string;
   readonly instanceRoleName: string;
   readonly instanceProfileArn: string;
+  /** The service role's policies: a deployment group must outlive them (see Fleet). */
+  readonly codeDeployRolePolicies: ITerraformDependable[];
 
   constructor(scope: Construct, id: string, props: IamRolesProps) {
     super(scope, id);
@@ -42,7 +47,7 @@ export class IamRoles extends Construct {
       description: "webfleet: lets CodeDeploy deploy to the fleets and control their traffic",
       assumeRolePolicy: trust("codedeploy.amazonaws.com"),
     });
-    new IamRolePolicyAttachment(this, "codedeploy-managed", {
+    const managed = new IamRolePolicyAttachment(this, "codedeploy-managed", {
       role: codeDeploy.name,
       policyArn: `arn:${partition}:iam::aws:policy/service-role/AWSCodeDeployRole`,
     });
@@ -64,6 +69,9 @@ export class IamRoles extends Construct {
         Statement: [
           { Sid: "ReadRevisions", Effect: "Allow", Action: ["s3:GetObject", "s3:GetObjectVersion"], Resource: `${props.revisionBucketArn}/*` },
           { Sid: "ListRevisions", Effect: "Allow", Action: ["s3:ListBucket"], Resource: props.revisionBucketArn },
+          // The agent updates itself from AWS's bucket in another account, which takes an
+          // allow on both sides (AWS's CodeDeploy guide asks for this grant).
+          { Sid: "ReadCodeDeployAgent", Effect: "Allow", Action: ["s3:GetObject"], Resource: `arn:${partition}:s3:::aws-codedeploy-${props.region}/*` },
         ],
       }),
     });
@@ -71,7 +79,7 @@ export class IamRoles extends Construct {
 
     // CodeDeploy's docs: with a launch-template ASG, the service role also needs to launch
     // instances from the template and pass the instance role on.
-    new IamRolePolicy(this, "codedeploy-launch-template", {
+    const launchTemplate = new IamRolePolicy(this, "codedeploy-launch-template", {
       name: "launch-template-asg",
       role: codeDeploy.id,
       policy: JSON.stringify({
@@ -84,6 +92,7 @@ export class IamRoles extends Construct {
     });
 
     this.codeDeployRoleArn = codeDeploy.arn;
+    this.codeDeployRolePolicies = [managed, launchTemplate];
     this.instanceRoleName = instance.name;
     this.instanceProfileArn = profile.arn;
   }

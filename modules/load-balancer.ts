@@ -5,8 +5,10 @@ import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
 import { COLORS, type Color } from "./names";
 
-/** The header that routes a request to one color only (smoke tests of the idle color). */
+/** With {@link SMOKE_KEY_HEADER}, routes a request to one color only (smoke tests of the idle color). */
 export const COLOR_HEADER = "X-Webfleet-Color";
+/** Must carry the environment's smoke-test key, so the public cannot pick a color. */
+export const SMOKE_KEY_HEADER = "X-Webfleet-Smoke-Key";
 
 /** TLS 1.3 with TLS 1.2 fallback: AWS's recommended policy for new HTTPS listeners. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
@@ -20,6 +22,8 @@ export interface LoadBalancerProps {
   readonly securityGroupId: string;
   /** Listener weight (0-100) of each color's target group. */
   readonly weights: Readonly<Record<Color, number>>;
+  /** The value {@link SMOKE_KEY_HEADER} must have to reach one color by {@link COLOR_HEADER}. */
+  readonly smokeTestKey: string;
   /**
    * ACM certificate: HTTPS on 443 with {@link TLS_POLICY}, and port 80 redirects to it.
    * @default - HTTP on port 80 only
@@ -60,8 +64,9 @@ export interface LoadBalancerProps {
 
 /**
  * The internet-facing Application Load Balancer, one target group per color, and the
- * listener that forwards to both by weight. A request with `X-Webfleet-Color: <color>`
- * reaches that color only, whatever the weights, so a release can smoke-test the idle fleet.
+ * listener that forwards to both by weight. A request with `X-Webfleet-Color: <color>` and the
+ * environment's smoke-test key in `X-Webfleet-Smoke-Key` reaches that color only, whatever the
+ * weights, so a release can smoke-test the idle fleet.
  */
 export class LoadBalancer extends Construct {
   readonly loadBalancer: Lb;
@@ -163,7 +168,10 @@ export class LoadBalancer extends Construct {
       new LbListenerRule(this, `only-${color}`, {
         listenerArn: this.listener.arn,
         priority: 10 + i,
-        condition: [{ httpHeader: { httpHeaderName: COLOR_HEADER, values: [color] } }],
+        condition: [
+          { httpHeader: { httpHeaderName: COLOR_HEADER, values: [color] } },
+          { httpHeader: { httpHeaderName: SMOKE_KEY_HEADER, values: [props.smokeTestKey] } },
+        ],
         action: [{ type: "forward", targetGroupArn: groups[color].arn }],
         tags: { color },
       });

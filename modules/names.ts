@@ -45,6 +45,11 @@ export function releaseParameters(env: string) {
     liveColor: `${root}/live-color`,
     /** JSON {@link PublishedStack}: what the scripts need to know about the deployed stack. */
     stack: `${root}/stack`,
+    /**
+     * Random key (made once by Terraform) that a request must carry, with the color header,
+     * to reach one color only: smoke tests of the idle fleet, not for the public.
+     */
+    smokeTestKey: `${root}/smoke-test-key`,
     /** Present while a release runs; created with Overwrite=false, so a second release is refused. */
     releaseLock: `${root}/release-lock`,
   } as const;

@@ -1,6 +1,7 @@
 import { Construct } from "constructs";
-import { Fn } from "cdktf";
+import { Fn, Token } from "cdktf";
 import { DataAwsAvailabilityZones } from "@cdktf/provider-aws/lib/data-aws-availability-zones";
+import { DataAwsEc2InstanceTypeOfferings } from "@cdktf/provider-aws/lib/data-aws-ec2-instance-type-offerings";
 import { DataAwsSubnets } from "@cdktf/provider-aws/lib/data-aws-subnets";
 import { DataAwsVpc } from "@cdktf/provider-aws/lib/data-aws-vpc";
 import { InternetGateway } from "@cdktf/provider-aws/lib/internet-gateway";
@@ -15,6 +16,12 @@ export interface NetworkProps {
   readonly network: NetworkConfig;
   /** Prefix of the Name tags of what this construct creates. */
   readonly namePrefix: string;
+  /**
+   * The fleets' instance type. In the default VPC, only subnets in zones that offer it are
+   * used (us-east-1e, for one, offers no t3).
+   * @default - every default subnet
+   */
+  readonly instanceType?: string;
 }
 
 /**
@@ -38,11 +45,27 @@ export class Network extends Construct {
       case "default-vpc": {
         // As in the tutorial: every subnet of the default VPC is public (default-for-az).
         const vpc = new DataAwsVpc(this, "default-vpc", { default: true });
+        const filter = [
+          { name: "vpc-id", values: [vpc.id] },
+          { name: "default-for-az", values: ["true"] },
+        ];
+        if (props.instanceType) {
+          const offered = new DataAwsEc2InstanceTypeOfferings(this, "offered-zones", {
+            locationType: "availability-zone",
+            filter: [{ name: "instance-type", values: [props.instanceType] }],
+          });
+          filter.push({ name: "availability-zone", values: offered.locations });
+        }
         const subnets = new DataAwsSubnets(this, "default-subnets", {
-          filter: [
-            { name: "vpc-id", values: [vpc.id] },
-            { name: "default-for-az", values: ["true"] },
-          ],
+          filter,
+          lifecycle: {
+            postcondition: [
+              {
+                condition: "${length(self.ids) >= 2}",
+                errorMessage: `the default VPC needs default subnets in at least 2 availability zones${props.instanceType ? ` that offer ${props.instanceType}` : ""}`,
+              },
+            ],
+          },
         });
         this.vpcId = vpc.id;
         this.subnetIds = subnets.ids;
@@ -55,7 +78,20 @@ export class Network extends Construct {
           enableDnsSupport: true,
           tags: { Name: props.namePrefix },
         });
-        const azs = new DataAwsAvailabilityZones(this, "azs", { state: "available" });
+        // Regular zones only (no opted-in Local Zones), and enough of them: `element` would
+        // wrap around and put two subnets in one zone, which the load balancer refuses.
+        const azs = new DataAwsAvailabilityZones(this, "azs", {
+          state: "available",
+          filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+          lifecycle: {
+            postcondition: [
+              {
+                condition: `\${length(self.names) >= ${net.availabilityZones}}`,
+                errorMessage: `network.availabilityZones (${net.availabilityZones}) is more than this region has`,
+              },
+            ],
+          },
+        });
         const igw = new InternetGateway(this, "igw", { vpcId: vpc.id, tags: { Name: props.namePrefix } });
         const routes = new RouteTable(this, "public", {
           vpcId: vpc.id,
@@ -66,7 +102,7 @@ export class Network extends Construct {
         for (let i = 0; i < net.availabilityZones; i++) {
           const subnet = new Subnet(this, `public-${i}`, {
             vpcId: vpc.id,
-            availabilityZone: Fn.element(azs.names, i),
+            availabilityZone: Token.asString(Fn.lookupNested(azs.names, [i])),
             // /20s out of the VPC block: room for 4,000 addresses per AZ.
             cidrBlock: Fn.cidrsubnet(vpc.cidrBlock, 4, i),
             mapPublicIpOnLaunch: true,

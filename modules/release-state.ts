@@ -35,6 +35,8 @@ export class ReleaseState extends Construct {
   private readonly weightParameters = {} as Record<Color, SsmParameter>;
   private readonly ami: Readonly<Record<Color, AmiSource>>;
   readonly liveColorParameter: SsmParameter;
+  /** The key of the color-only route (see LoadBalancer): a UUID made at creation. */
+  readonly smokeTestKey: string;
 
   constructor(scope: Construct, id: string, props: ReleaseStateProps) {
     super(scope, id);
@@ -59,6 +61,12 @@ export class ReleaseState extends Construct {
       );
     }
     this.liveColorParameter = this.parameter("live-color", names.liveColor, props.initialLiveColor, "The color that serves production traffic");
+    this.smokeTestKey = this.parameter(
+      "smoke-test-key",
+      names.smokeTestKey,
+      Fn.uuid(),
+      "Value of the X-Webfleet-Smoke-Key header that, with X-Webfleet-Color, reaches one color only",
+    ).insecureValue;
   }
 
   private parameter(id: string, name: string, initial: string, description: string): SsmParameter {

@@ -43,7 +43,7 @@ export class WebfleetStack extends TerraformStack {
     });
     configureStateBackend(this, config.stateBackend, { environment: env, stackName: id, defaultRegion: config.region });
 
-    const network = new Network(this, "network", { network: config.network, namePrefix: prefix });
+    const network = new Network(this, "network", { network: config.network, namePrefix: prefix, instanceType: config.instanceType });
     const securityGroups = new SecurityGroups(this, "security-groups", {
       vpcId: network.vpcId,
       namePrefix: prefix,
@@ -51,7 +51,7 @@ export class WebfleetStack extends TerraformStack {
       https: config.certificateArn !== undefined,
     });
     const revisions = new RevisionBucket(this, "revisions", { bucketNamePrefix: `${prefix}-revisions-` });
-    const iam = new IamRoles(this, "iam", { namePrefix: prefix, revisionBucketArn: revisions.bucketArn });
+    const iam = new IamRoles(this, "iam", { namePrefix: prefix, revisionBucketArn: revisions.bucketArn, region: config.region });
 
     const initialLiveColor: Color = config.capacity.blue.desired > 0 ? "blue" : "green";
     const releaseState = new ReleaseState(this, "release-state", {
@@ -68,6 +68,7 @@ export class WebfleetStack extends TerraformStack {
       subnetIds: network.subnetIds,
       securityGroupId: securityGroups.loadBalancerGroupId,
       weights: { blue: releaseState.weight("blue"), green: releaseState.weight("green") },
+      smokeTestKey: releaseState.smokeTestKey,
       certificateArn: config.certificateArn,
       deletionProtection: config.loadBalancer.deletionProtection,
       idleTimeoutSeconds: config.loadBalancer.idleTimeoutSeconds,
@@ -102,6 +103,7 @@ export class WebfleetStack extends TerraformStack {
         targetGroupName: lb.targetGroups[color].name,
         applicationName: application.applicationName,
         serviceRoleArn: iam.codeDeployRoleArn,
+        serviceRolePolicies: iam.codeDeployRolePolicies,
         deploymentConfigName: application.deploymentConfigs[config.deployment.defaultStrategy],
         alarmNames: alarms.alarmNames[color],
         notificationTopicArn: alarms.topicArn,

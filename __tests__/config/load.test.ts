@@ -83,8 +83,14 @@ describe("environment files", () => {
     expect(errors).toHaveLength(5);
   });
 
-  it("rejects an environment name that cannot name AWS resources", () => {
-    expect(errorsOf(valid, "Prod_EU")).toEqual(["config/dev.yaml: environment name 'Prod_EU' must be 1-16 lowercase letters, digits and hyphens, starting with a letter"]);
+  test.each(["Prod_EU", "qa-", "1st", "a-very-long-env-name"])("rejects the environment name %s, which cannot name AWS resources", (name) => {
+    expect(errorsOf(valid, name)).toEqual([
+      `config/dev.yaml: environment name '${name}' must be 1-16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
+    ]);
+  });
+
+  test.each(["a", "qa-2", "prod-eu-west-1ab"])("accepts the environment name %s", (name) => {
+    expect(errorsOf(valid, name)).toEqual([]);
   });
 
   it("names the valid environments when asked for an unknown one", () => {

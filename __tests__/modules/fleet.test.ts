@@ -1,5 +1,6 @@
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
 import { Fleet, type FleetProps } from "../../modules/fleet";
 import { doc, resources, synthConstruct } from "../helpers/stack";
@@ -55,7 +56,7 @@ describe("Fleet", () => {
       target_group_arns: [base.targetGroupArn],
       health_check_type: "ELB",
       health_check_grace_period: 120,
-      instance_refresh: expect.objectContaining({ strategy: "Rolling", preferences: expect.objectContaining({ min_healthy_percentage: 100, auto_rollback: true }) }),
+      instance_refresh: expect.objectContaining({ strategy: "Rolling", preferences: expect.objectContaining({ min_healthy_percentage: 100, max_healthy_percentage: 200 }) }),
     });
     const asg = resources(doc(out), "aws_autoscaling_group")[0] as { launch_template: { version: string } };
     expect(asg.launch_template.version).toMatch(/^\$\{aws_launch_template\.fleet_template_[0-9A-F]+\.latest_version\}$/);
@@ -74,6 +75,15 @@ describe("Fleet", () => {
       termination_hook_enabled: true,
       outdated_instances_strategy: "UPDATE",
     });
+  });
+
+  it("is created after, and destroyed before, the service role's policies", () => {
+    const out = synthConstruct((scope) => {
+      const policy = new IamRolePolicy(scope, "policy", { role: "r", policy: "{}" });
+      new Fleet(scope, "fleet", { ...base, serviceRolePolicies: [policy] });
+    });
+    const [group] = resources(doc(out), "aws_codedeploy_deployment_group");
+    expect(group.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\.policy/)]);
   });
 
   test.each([

@@ -2,7 +2,7 @@ import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
-import { COLOR_HEADER, LoadBalancer, type LoadBalancerProps, TLS_POLICY } from "../../modules/load-balancer";
+import { COLOR_HEADER, LoadBalancer, type LoadBalancerProps, SMOKE_KEY_HEADER, TLS_POLICY } from "../../modules/load-balancer";
 import { doc, resources, synthConstruct } from "../helpers/stack";
 
 const base: LoadBalancerProps = {
@@ -11,6 +11,7 @@ const base: LoadBalancerProps = {
   subnetIds: ["subnet-a", "subnet-b"],
   securityGroupId: "sg-alb",
   weights: { blue: 90, green: 10 },
+  smokeTestKey: "0b5e7c1a-smoke",
 };
 const synth = (overrides: Partial<LoadBalancerProps> = {}) => synthConstruct((scope) => new LoadBalancer(scope, "lb", { ...base, ...overrides }));
 
@@ -62,9 +63,12 @@ describe("LoadBalancer", () => {
     });
   });
 
-  it("routes a request with the color header to that color only", () => {
+  it("routes a request with the color header and the smoke-test key to that color only", () => {
     expect(synth()).toHaveResourceWithProperties(LbListenerRule, {
-      condition: [{ http_header: { http_header_name: COLOR_HEADER, values: ["green"] } }],
+      condition: [
+        { http_header: { http_header_name: COLOR_HEADER, values: ["green"] } },
+        { http_header: { http_header_name: SMOKE_KEY_HEADER, values: ["0b5e7c1a-smoke"] } },
+      ],
       action: [expect.objectContaining({ type: "forward", target_group_arn: expect.stringContaining("tg-green") })],
     });
   });

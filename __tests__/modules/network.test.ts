@@ -2,9 +2,9 @@ import { Network } from "../../modules/network";
 import { doc, resources, synthConstruct } from "../helpers/stack";
 import type { NetworkConfig } from "../../config/schema";
 
-const synth = (network: NetworkConfig) => {
+const synth = (network: NetworkConfig, instanceType?: string) => {
   let net!: Network;
-  const json = doc(synthConstruct((s) => (net = new Network(s, "net", { network, namePrefix: "webfleet-test" }))));
+  const json = doc(synthConstruct((s) => (net = new Network(s, "net", { network, namePrefix: "webfleet-test", instanceType }))));
   return { json, net };
 };
 
@@ -17,10 +17,14 @@ describe("Network", () => {
     expect(net.subnetIds).toEqual(["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]);
   });
 
-  it("finds the default VPC and its default-for-az subnets, as in the tutorial", () => {
-    const { json } = synth({ mode: "default-vpc" });
+  it("finds the default VPC and its default-for-az subnets, as in the tutorial, in zones that offer the instance type", () => {
+    const { json } = synth({ mode: "default-vpc" }, "t3.micro");
     expect(Object.values(json.data?.aws_vpc ?? {})[0]).toMatchObject({ default: true });
-    expect(JSON.stringify(json.data?.aws_subnets)).toContain('"name":"default-for-az","values":["true"]');
+    const subnets = JSON.stringify(json.data?.aws_subnets);
+    expect(subnets).toContain('"name":"default-for-az","values":["true"]');
+    expect(subnets).toContain('"name":"availability-zone","values":"${data.aws_ec2_instance_type_offerings.');
+    expect(subnets).toContain("length(self.ids) >= 2");
+    expect(JSON.stringify(json.data?.aws_ec2_instance_type_offerings)).toContain('"values":["t3.micro"]');
   });
 
   it("builds a dedicated VPC with one public subnet per availability zone", () => {
@@ -32,5 +36,10 @@ describe("Network", () => {
     expect(resources(json, "aws_route_table_association")).toHaveLength(3);
     expect(JSON.stringify(resources(json, "aws_route_table")[0])).toContain('"cidr_block":"0.0.0.0/0"');
     expect(net.subnetIds).toHaveLength(3);
+    // One subnet per zone: an index past the zones fails instead of wrapping around.
+    expect(subnets.map((s) => s.availability_zone)).toEqual([0, 1, 2].map((i) => expect.stringMatching(new RegExp(`\\.names\\.${i}\\}$`))));
+    const azs = Object.values(json.data?.aws_availability_zones ?? {})[0];
+    expect(JSON.stringify(azs)).toContain('"opt-in-not-required"');
+    expect(JSON.stringify(azs)).toContain("length(self.names) >= 3");
   });
 });

@@ -16,10 +16,16 @@ describe("ReleaseState", () => {
       "/webfleet/test/ami/blue",
       "/webfleet/test/ami/green",
       "/webfleet/test/live-color",
+      "/webfleet/test/smoke-test-key",
       "/webfleet/test/weight/blue",
       "/webfleet/test/weight/green",
     ]);
     for (const p of Object.values(params)) expect(p.lifecycle).toEqual({ ignore_changes: ["insecure_value"] });
+  });
+
+  it("makes the smoke-test key a UUID once", () => {
+    const { params } = synth({ blue: { parameter: {} }, green: { parameter: {} } });
+    expect(params["/webfleet/test/smoke-test-key"].insecure_value).toBe("${uuid()}");
   });
 
   it("starts with all traffic on the initial live color", () => {
