@@ -10,10 +10,8 @@ import { join } from "node:path";
 
 const outdir = mkdtempSync(join(tmpdir(), "webfleet-bench-"));
 if (process.argv.includes("--root-import")) {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require("@cdktf/provider-aws");
 }
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildApp } = require("../main") as typeof import("../main");
 const { app } = buildApp({ outdir });
 app.synth();
