@@ -1,0 +1,222 @@
+/**
+ * `release`, start to end, over handed-in clients: validate and bundle the revision (offline),
+ * read what is deployed, plan with the strategy, print the estimate, then (unless --dry-run)
+ * take the lock, upload, run the plan's steps and release the lock.
+ */
+import { relative } from "node:path";
+import type { SSMClient } from "@aws-sdk/client-ssm";
+import type { S3Client } from "@aws-sdk/client-s3";
+import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
+import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import type { STSClient } from "@aws-sdk/client-sts";
+import { stackName, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
+import { formatProblems, validateAppSpec } from "../appspec";
+import type { FileExistsBehavior, ReleaseOptions } from "./args";
+import { createBundle, findUploaded, uploadBundle, type Bundle } from "./bundle";
+import { executeDeployStep, say, type Clock, type Interrupts, type Output, type PollPolicy, type Prompt, type StepResult } from "./deploy-watch";
+import { EXIT, ReleaseError, type ExitCode } from "./errors";
+import { defaultTimeoutMinutes, formatDuration, formatEstimate, hookTime, type HookTime } from "./estimate";
+import { acquireLock, forceUnlock } from "./lock";
+import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "./revision";
+import { callerIdentity, readFleet, readLiveColor, readPublishedStack, type FleetState } from "./stack";
+import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
+
+export interface ReleaseClients {
+  readonly ssm: SSMClient;
+  readonly s3: S3Client;
+  readonly codedeploy: CodeDeployClient;
+  readonly autoScaling: AutoScalingClient;
+  readonly sts: STSClient;
+}
+
+export interface ReleaseInterrupts extends Interrupts {
+  /** While `fn` runs, Ctrl-C is held for the watcher instead of ending the process (the lock is held). */
+  hold<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface ReleaseDeps extends ReleaseClients {
+  readonly clock: Clock;
+  readonly out: Output;
+  readonly interrupts?: ReleaseInterrupts;
+  /** Present only in a terminal. */
+  readonly prompt?: Prompt;
+  /** Who runs this, for the lock and the deployment's description. */
+  readonly whoami: { readonly user: string; readonly host: string };
+  readonly newLockId: () => string;
+  readonly poll?: Partial<PollPolicy>;
+}
+
+/** What `release` needs from config/<env>.yaml: only what must be known before AWS is reached. */
+export interface EnvironmentInfo {
+  readonly name: string;
+  readonly region: string;
+  readonly customMinimumHealthyHosts: readonly MinimumHealthyHosts[];
+}
+
+type PreparedRevision =
+  | { readonly type: "s3"; readonly dir: string; readonly bundle: Bundle; readonly hooks: HookTime; readonly fileExistsBehavior?: FileExistsBehavior }
+  | { readonly type: "github"; readonly github: GitHubRevision };
+
+function shown(dir: string): string {
+  const rel = relative(process.cwd(), dir);
+  return rel && !rel.startsWith("..") ? rel : dir;
+}
+
+/** Offline: validates the appspec (nothing else runs if it is invalid) and bundles the folder. */
+export async function prepareRevision(options: ReleaseOptions, out: Output): Promise<PreparedRevision> {
+  if (options.github !== undefined) {
+    const github = parseGitHubRevision(options.github);
+    say(out, `revision: GitHub ${github.repository} at ${github.commitId}`, "  (the appspec of a GitHub revision is not validated here, and its hook timeouts are not in the estimate)");
+    return { type: "github", github };
+  }
+  const dir = options.revisionDir;
+  const result = validateAppSpec(dir);
+  if (!result.ok || !result.spec) {
+    const file = shown(result.file ?? `${dir}/appspec.yml`);
+    throw new ReleaseError(`the revision in ${shown(dir)} is not valid; nothing was changed:\n${formatProblems(file, result.problems)}`);
+  }
+  const hooks = hookTime(result.spec.hooks);
+  const bundle = await createBundle(dir);
+  const files = bundle.entries.filter((e) => e.type !== "directory").length;
+  say(
+    out,
+    `revision: ${shown(dir)}/ — appspec valid, ${hooks.scripts} hook script${hooks.scripts === 1 ? "" : "s"}; ` +
+      `bundle of ${files} file${files === 1 ? "" : "s"}, ${(bundle.tgz.length / 1024).toFixed(1)} KiB, sha256 ${bundle.sha256.slice(0, 12)}…`,
+  );
+  return { type: "s3", dir, bundle, hooks, fileExistsBehavior: result.spec.fileExistsBehavior };
+}
+
+/** Step kind → executor. Blue/green and canary add kinds (scale, smoke-test, shift-traffic, bake) here. */
+interface StepExecutors {
+  readonly deploy: (step: Extract<ReleaseStep, { kind: "deploy" }>) => Promise<StepResult>;
+}
+
+async function executeStep(step: ReleaseStep, executors: StepExecutors): Promise<StepResult> {
+  switch (step.kind) {
+    case "deploy":
+      return executors.deploy(step);
+  }
+}
+
+function printPlan(out: Output, plan: ReleasePlan, stack: PublishedStack, fleet: FleetState, timeoutMinutes: number, options: ReleaseOptions): void {
+  for (const step of plan.steps) {
+    say(
+      out,
+      `deploy: ${step.color} (live) — ${step.deploymentGroupName}, ${step.fleetSize} instance${step.fleetSize === 1 ? "" : "s"} in service` +
+        (fleet.desiredCapacity !== step.fleetSize ? ` (desired ${fleet.desiredCapacity})` : ""),
+    );
+    say(out, `strategy: ${plan.strategy} → ${step.deploymentConfigName}`);
+  }
+  say(out, `  capacity: ${plan.summary.capacity}`, `  risk: ${plan.summary.risk}`);
+  say(out, ...formatEstimate(plan.estimate, stack.timings));
+  say(
+    out,
+    `timeout: ${formatDuration(timeoutMinutes * 60)}${options.timeoutMinutes ? "" : " (worst case + 25 %; --timeout-minutes to change)"}, ` +
+      (options.onTimeout === "rollback" ? "then stop and roll back" : "then leave it running") + " (--on-timeout)",
+  );
+}
+
+/** The whole command. Returns the exit code; throws {@link ReleaseError} for refusals. */
+export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, deps: ReleaseDeps): Promise<ExitCode> {
+  const { out } = deps;
+
+  // 1. Offline: flags, strategy, revision. A mistake here costs no AWS call.
+  const strategyKey = options.strategy === undefined ? undefined : checkStrategyAgainstConfig(options.strategy, env.name, env.customMinimumHealthyHosts);
+  const revision = options.forceUnlock ? undefined : await prepareRevision(options, out);
+
+  // 2. Who, and what is deployed.
+  const caller = await callerIdentity(deps.sts, env.region);
+  if (options.forceUnlock) {
+    say(out, await forceUnlock(deps.ssm, env.name, { dryRun: options.dryRun, nowMs: deps.clock.now(), codedeploy: deps.codedeploy }));
+    return EXIT.released;
+  }
+  if (!revision) throw new Error("unreachable: no revision");
+  const stack = await readPublishedStack(deps.ssm, env.name);
+  const liveColor = await readLiveColor(deps.ssm, env.name);
+  const fleet = await readFleet(deps.autoScaling, stack.fleets[liveColor].autoScalingGroupName);
+  if (fleet.inService.length === 0) {
+    throw new ReleaseError(
+      `the live color ${liveColor} of ${stackName(env.name)} has no instance in service (${fleet.autoScalingGroupName}: desired ${fleet.desiredCapacity}): nothing to deploy to. ` +
+        `Check the Auto Scaling group's activity, or the live color (SSM /webfleet/${env.name}/live-color)`,
+    );
+  }
+
+  // 3. Plan and estimate.
+  const strategy = resolveStrategy(strategyKey, stack);
+  const plan = strategy.plan({
+    env: env.name,
+    stack,
+    liveColor,
+    fleetSize: fleet.inService.length,
+    hooks: revision.type === "s3" ? revision.hooks : undefined,
+  });
+  const timeoutMinutes = options.timeoutMinutes ?? defaultTimeoutMinutes(plan.estimate);
+  say(out, "", `${stackName(env.name)} (${stack.region}) · ${caller}`);
+  printPlan(out, plan, stack, fleet, timeoutMinutes, options);
+
+  if (options.dryRun) {
+    if (revision.type === "s3") {
+      const uploaded = await findUploaded(deps.s3, stack.revisionBucket, revision.bundle.key);
+      say(out, `upload: s3://${stack.revisionBucket}/${revision.bundle.key} ${uploaded === false ? "(would upload)" : "(already in the bucket: would skip)"}`);
+    }
+    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, no deployment created)");
+    return EXIT.released;
+  }
+
+  // 4. Lock, upload, run the steps, unlock. Ctrl-C is held from before the lock is requested,
+  //    so the lock is never left behind by an interrupt.
+  const released = async (): Promise<ExitCode> => {
+    const lock = await acquireLock(
+      deps.ssm,
+      env.name,
+      { id: deps.newLockId(), user: `${deps.whoami.user} (${caller})`, host: deps.whoami.host, startedAt: new Date(deps.clock.now()).toISOString(), strategy: plan.strategy },
+      { codedeploy: deps.codedeploy, nowMs: deps.clock.now() },
+    );
+    try {
+      return await underLock((patch) => lock.update(patch));
+    } finally {
+      const warning = await lock.release().catch(
+        (e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): npm run release -- --env ${env.name} --force-unlock`,
+      );
+      if (warning) say(out, `! ${warning}`);
+    }
+  };
+
+  const underLock = async (record: (patch: { revision?: string; deploymentId?: string }) => Promise<void>): Promise<ExitCode> => {
+    let source: RevisionSource;
+    if (revision.type === "s3") {
+      const s3 = await uploadBundle(deps.s3, stack.revisionBucket, revision.bundle);
+      say(out, `${s3.uploaded ? "uploaded" : "already in the bucket (same content)"}: s3://${s3.bucket}/${s3.key}`);
+      source = { type: "s3", s3 };
+    } else {
+      source = { type: "github", github: revision.github };
+    }
+    await record({ revision: describeRevision(source) });
+
+    if (deps.interrupts?.take()) {
+      throw new ReleaseError("interrupted before the deployment started: nothing was deployed", EXIT.interrupted);
+    }
+
+    let result: StepResult = { exitCode: EXIT.released, summary: "nothing to do" };
+    for (const step of plan.steps) {
+      result = await executeStep(step, {
+        deploy: (s) =>
+          executeDeployStep({ ...deps, region: stack.region }, s, {
+            applicationName: stack.applicationName,
+            revision: revisionLocation(source),
+            description: [`webfleet release ${plan.strategy} of ${describeRevision(source)} by ${deps.whoami.user}`, options.description].filter(Boolean).join(": "),
+            fileExistsBehavior: options.fileExistsBehavior ?? (revision.type === "s3" ? revision.fileExistsBehavior : undefined) ?? "DISALLOW",
+            timeoutMs: timeoutMinutes * 60_000,
+            onTimeout: options.onTimeout,
+            onCreated: (deploymentId) => record({ deploymentId }),
+          }),
+      });
+      if (result.exitCode !== EXIT.released) break;
+    }
+    say(out, "", result.summary);
+    if (result.exitCode === EXIT.released) say(out, `site: ${stack.siteUrl}`);
+    return result.exitCode;
+  };
+
+  return deps.interrupts ? deps.interrupts.hold(released) : released();
+}

@@ -1,0 +1,157 @@
+/**
+ * The release lock: SSM parameter `/webfleet/<env>/release-lock`, created with Overwrite=false,
+ * so of two releases to one environment the second is refused, naming who holds the lock.
+ * Kept in AWS, not in a local file, so it works across laptops and CI runners.
+ */
+import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
+import { releaseParameters } from "../../../modules/names";
+import { ReleaseError, errorName } from "./errors";
+import { formatDuration } from "./estimate";
+
+export interface LockInfo {
+  /** Random token: only the holder deletes its own lock. */
+  readonly id: string;
+  readonly user: string;
+  readonly host: string;
+  /** ISO 8601. */
+  readonly startedAt: string;
+  readonly strategy?: string;
+  readonly revision?: string;
+  readonly deploymentId?: string;
+}
+
+export interface HeldLock {
+  readonly raw: string;
+  /** Undefined when the value is not a lock this script wrote (someone set it by hand). */
+  readonly info?: LockInfo;
+}
+
+function parseLock(raw: string): LockInfo | undefined {
+  try {
+    const v = JSON.parse(raw) as Partial<LockInfo>;
+    return typeof v === "object" && v !== null && typeof v.id === "string" && typeof v.user === "string" ? (v as LockInfo) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function readLock(ssm: SSMClient, env: string): Promise<HeldLock | undefined> {
+  try {
+    const out = await ssm.send(new GetParameterCommand({ Name: releaseParameters(env).releaseLock }));
+    const raw = out.Parameter?.Value ?? "";
+    return { raw, info: parseLock(raw) };
+  } catch (e) {
+    if (errorName(e) === "ParameterNotFound") return undefined;
+    throw e;
+  }
+}
+
+/** "alice (arn:…) on host ci-7 since 2025-05-01T10:00:00Z (12 min ago), deployment d-123 (InProgress)" */
+export function describeHolder(lock: HeldLock, nowMs: number, deploymentStatus?: string): string {
+  const info = lock.info;
+  if (!info) return `an unrecognized value (${lock.raw.slice(0, 120)})`;
+  const started = Date.parse(info.startedAt);
+  const ago = Number.isFinite(started) ? ` (${formatDuration(Math.max(0, (nowMs - started) / 1000))} ago)` : "";
+  const deployment = info.deploymentId ? `, deployment ${info.deploymentId}${deploymentStatus ? ` (${deploymentStatus})` : ""}` : ", no deployment created yet";
+  return `${info.user} on host ${info.host} since ${info.startedAt}${ago}${deployment}`;
+}
+
+const FINISHED = new Set(["Succeeded", "Failed", "Stopped"]);
+
+async function deploymentStatus(codedeploy: CodeDeployClient | undefined, id: string | undefined): Promise<string | undefined> {
+  if (!codedeploy || !id) return undefined;
+  try {
+    const out = await codedeploy.send(new GetDeploymentCommand({ deploymentId: id }));
+    return out.deploymentInfo?.status;
+  } catch {
+    return undefined; // only decoration for the message
+  }
+}
+
+/** A lock this process holds. */
+export class ReleaseLock {
+  constructor(
+    private readonly ssm: SSMClient,
+    private readonly env: string,
+    private info: LockInfo,
+  ) {}
+
+  get holder(): LockInfo {
+    return this.info;
+  }
+
+  /** Records more about the release (the deployment id) in the lock, if it is still ours. */
+  async update(patch: Partial<Omit<LockInfo, "id">>): Promise<void> {
+    const current = await readLock(this.ssm, this.env);
+    if (current?.info?.id !== this.info.id) return;
+    this.info = { ...this.info, ...patch };
+    await this.ssm.send(new PutParameterCommand({ Name: releaseParameters(this.env).releaseLock, Value: JSON.stringify(this.info), Type: "String", Overwrite: true }));
+  }
+
+  /** Deletes the lock if it is still ours; returns a warning otherwise. */
+  async release(): Promise<string | undefined> {
+    const name = releaseParameters(this.env).releaseLock;
+    const current = await readLock(this.ssm, this.env);
+    if (!current) return `the release lock ${name} was already gone (removed with --force-unlock?)`;
+    if (current.info?.id !== this.info.id) return `the release lock ${name} now belongs to ${describeHolder(current, Date.now())}; left it alone`;
+    try {
+      await this.ssm.send(new DeleteParameterCommand({ Name: name }));
+    } catch (e) {
+      if (errorName(e) !== "ParameterNotFound") throw e;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * Takes the lock or throws a {@link ReleaseError} naming the holder (and, when its deployment
+ * has ended, saying the lock looks stale and how to remove it).
+ */
+export async function acquireLock(
+  ssm: SSMClient,
+  env: string,
+  info: LockInfo,
+  opts: { codedeploy?: CodeDeployClient; nowMs: number },
+): Promise<ReleaseLock> {
+  const name = releaseParameters(env).releaseLock;
+  try {
+    await ssm.send(
+      new PutParameterCommand({
+        Name: name,
+        Value: JSON.stringify(info),
+        Type: "String",
+        Overwrite: false,
+        Description: "webfleet release lock: present while a release runs (npm run release -- --force-unlock removes a stale one)",
+      }),
+    );
+    return new ReleaseLock(ssm, env, info);
+  } catch (e) {
+    if (errorName(e) !== "ParameterAlreadyExists") throw e;
+  }
+  const held = await readLock(ssm, env);
+  if (!held) throw new ReleaseError(`another release of ${env} held the lock a moment ago and has just finished: run again`);
+  const status = await deploymentStatus(opts.codedeploy, held.info?.deploymentId);
+  const stale = status && FINISHED.has(status) ? ` Its deployment has ended (${status}), so the lock looks stale.` : "";
+  throw new ReleaseError(
+    `another release of ${env} is running: ${describeHolder(held, opts.nowMs, status)}.${stale}\n` +
+      `Wait for it to finish, or, if that release died, remove its lock: npm run release -- --env ${env} --force-unlock`,
+  );
+}
+
+/** `--force-unlock`: removes the lock whoever holds it, and says whose it was. */
+export async function forceUnlock(ssm: SSMClient, env: string, opts: { dryRun: boolean; nowMs: number; codedeploy?: CodeDeployClient }): Promise<string> {
+  const name = releaseParameters(env).releaseLock;
+  const held = await readLock(ssm, env);
+  if (!held) return `no release lock for ${env} (${name} does not exist): nothing to remove`;
+  const status = await deploymentStatus(opts.codedeploy, held.info?.deploymentId);
+  const who = describeHolder(held, opts.nowMs, status);
+  const running = status && !FINISHED.has(status) ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${held.info?.deploymentId} --auto-rollback-enabled).` : "";
+  if (opts.dryRun) return `would remove the release lock of ${env}, held by ${who} (dry run: kept)${running}`;
+  try {
+    await ssm.send(new DeleteParameterCommand({ Name: name }));
+  } catch (e) {
+    if (errorName(e) !== "ParameterNotFound") throw e;
+  }
+  return `removed the release lock of ${env}, held by ${who}${running}`;
+}
