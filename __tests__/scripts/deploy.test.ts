@@ -236,6 +236,35 @@ describe("npm run deploy on a deployed stack", () => {
     expect(cdktfCalls()).toHaveLength(0);
   });
 
+  it("refuses to deploy while a release holds the environment's lock, before building anything", async () => {
+    // GIVEN a release of dev is running
+    givenDeployedStack("blue");
+    world.params.set(
+      "/webfleet/dev/release-lock",
+      JSON.stringify({ id: "l-1", user: "alice", host: "laptop", startedAt: new Date(T0 - 120_000).toISOString(), deploymentId: "d-ABC" }),
+    );
+    // WHEN deploy runs THEN it names the release and changes nothing
+    await expect(deployCommand(deps(), options())).rejects.toThrow(
+      /a release of dev is running \(alice on host laptop since .*, deployment d-ABC\): deploying now would replace instances.*--force-unlock`; nothing was changed/,
+    );
+    expect(runner.callsOf("packer").filter((c) => c.args[0] === "build")).toHaveLength(0);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(cdktfCalls()).toHaveLength(0);
+  });
+
+  it("looks at the release lock again after the long AMI build", async () => {
+    givenDeployedStack("blue");
+    // GIVEN a release starts while the AMI is being built
+    runner.build = {
+      ...runner.build,
+      during: () => world.params.set("/webfleet/dev/release-lock", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
+    };
+    // WHEN deploy runs THEN the new AMI is published for a later deploy, but cdktf deploy does not run
+    await expect(deployCommand(deps(), options())).rejects.toThrow(/a release of dev is running \(bob on host ci/);
+    expect(world.params.get("/webfleet/dev/ami/green")).toBe(DEFAULT_AMI);
+    expect(cdktfCalls()).toHaveLength(0);
+  });
+
   it("asks for npm ci when the cdktf CLI is missing", async () => {
     givenDeployedStack("blue");
     await expect(deployCommand(deps({ cdktf: "/nonexistent/cdktf" }), options())).rejects.toThrow("cdktf CLI not found at /nonexistent/cdktf: run `npm ci`");

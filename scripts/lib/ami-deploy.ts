@@ -18,6 +18,7 @@ import { amiInRegion, buildImage, gitCommit, REPO_ROOT, requireBuildTools, valid
 import { assertNotPinned, initialAmiEnvVar, parameterColors, publishAmi, readParameter, type Published } from "./ami-publish";
 import { collectProblem, formatCommand, requireAwsCredentials, requireTool, UserError, type ToolRequirement } from "./cli";
 import { describePackerRun, PACKER_DIR } from "./packer";
+import { describeHolder, readLock } from "./release/lock";
 import {
   listRefreshes,
   refreshesStartedByDeploy,
@@ -163,6 +164,21 @@ async function dryRun(deps: DeployDeps, env: EnvironmentConfig, options: DeployO
 }
 
 /** `npm run deploy`: see the module comment. */
+/**
+ * A deploy during a release would start an instance refresh under CodeDeploy's feet (new
+ * instances get the previous revision); the release lock says one is running.
+ */
+export async function refuseDuringRelease(ssm: SSMClient, env: string, nowMs: number): Promise<void> {
+  const lock = await readLock(ssm, env);
+  if (lock) {
+    throw new UserError(
+      `a release of ${env} is running (${describeHolder(lock, nowMs)}): deploying now would replace instances in the middle of it. ` +
+        `Wait for it to end, or remove a stale lock with \`npm run release -- --env ${env} --force-unlock\`; nothing was changed`,
+      2,
+    );
+  }
+}
+
 export async function deployCommand(deps: DeployDeps, options: DeployOptions): Promise<DeployResult> {
   const env = (deps.loadEnvironment ?? loadEnvironment)(options.env);
   const repoRoot = deps.repoRoot ?? REPO_ROOT;
@@ -175,6 +191,8 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
   const packer = options.skipAmi ? undefined : await requireBuildTools(deps.runner, opts);
   const identity = await requireAwsCredentials(deps.sts, env.region);
   deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
+
+  await refuseDuringRelease(deps.ssm, env.name, deps.now());
 
   // 1. The AMI.
   let ami: DeployResult["ami"] = null;
@@ -202,7 +220,9 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
     }
   }
 
-  // 2. The deploy. Refreshes that exist before it are not this deploy's.
+  // 2. The deploy. Refreshes that exist before it are not this deploy's. A release may have
+  //    started during the (long) AMI build: look again.
+  if (packer) await refuseDuringRelease(deps.ssm, env.name, deps.now());
   const before = fleetGroups(await readPublishedStack(deps.ssm, env.name));
   const known = await snapshotRefreshIds(deps.autoScaling, [...before.values()]);
   const startedAt = new Date(deps.now());

@@ -15,7 +15,7 @@ import {
   StopDeploymentCommand,
   ThrottlingException,
 } from "@aws-sdk/client-codedeploy";
-import { AutoScalingClient, DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, type InstanceRefresh } from "@aws-sdk/client-auto-scaling";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { parseReleaseArgs } from "../../../scripts/lib/release/args";
@@ -57,7 +57,9 @@ interface World {
   revisionDir: string;
 }
 
-function world(opts: { params?: Record<string, string | undefined>; inService?: number; uploaded?: boolean; interactive?: boolean } = {}): World {
+function world(
+  opts: { params?: Record<string, string | undefined>; inService?: number; uploaded?: boolean; interactive?: boolean; refreshes?: InstanceRefresh[] } = {},
+): World {
   const initial: Record<string, string> = { "/webfleet/dev/stack": JSON.stringify(STACK), "/webfleet/dev/live-color": "blue" };
   for (const [k, v] of Object.entries(opts.params ?? {})) {
     if (v === undefined) delete initial[k];
@@ -74,7 +76,9 @@ function world(opts: { params?: Record<string, string | undefined>; inService?: 
   cdMock.on(CreateDeploymentCommand).resolves({ deploymentId: "d-1" });
   const autoScaling = new AutoScalingClient({ region: "us-east-1" });
   const n = opts.inService ?? 2;
-  mockClient(autoScaling)
+  const asMock = mockClient(autoScaling);
+  asMock.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: opts.refreshes ?? [] });
+  asMock
     .on(DescribeAutoScalingGroupsCommand)
     .resolves({
       AutoScalingGroups: [
@@ -486,6 +490,22 @@ describe("refusals change nothing", () => {
   it("GIVEN the live color has no instance in service THEN it is refused", async () => {
     const w = world({ inService: 0 });
     await expect(release(w)).rejects.toThrow("the live color blue of webfleet-dev has no instance in service");
+  });
+
+  it("GIVEN an instance refresh is replacing the live fleet THEN it is refused until the refresh ends", async () => {
+    const w = world({
+      refreshes: [
+        { InstanceRefreshId: "r-new", Status: "InProgress", PercentageComplete: 40, AutoScalingGroupName: "webfleet-dev-blue" },
+        { InstanceRefreshId: "r-old", Status: "Successful", PercentageComplete: 100, AutoScalingGroupName: "webfleet-dev-blue" },
+      ],
+    });
+    await expect(release(w)).rejects.toThrow("an instance refresh of webfleet-dev-blue is InProgress (40% done, r-new): the fleet is being replaced");
+    expect(changed(w)).toEqual(nothing);
+  });
+
+  it("GIVEN only finished instance refreshes THEN it releases", async () => {
+    const w = world({ refreshes: [{ InstanceRefreshId: "r-old", Status: "Successful", PercentageComplete: 100 }] });
+    expect(await release(w, "--dry-run")).toBe(EXIT.released);
   });
 
   it("GIVEN the live color parameter holds nonsense THEN it says what is valid and how to fix it", async () => {

@@ -18,7 +18,7 @@ import { EXIT, ReleaseError, type ExitCode } from "./errors";
 import { defaultTimeoutMinutes, formatDuration, formatEstimate, hookTime, type HookTime } from "./estimate";
 import { acquireLock, forceUnlock } from "./lock";
 import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "./revision";
-import { callerIdentity, readFleet, readLiveColor, readPublishedStack, type FleetState } from "./stack";
+import { callerIdentity, readFleet, readLiveColor, readPublishedStack, refuseDuringInstanceRefresh, type FleetState } from "./stack";
 import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
 
 export interface ReleaseClients {
@@ -140,6 +140,8 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
         `Check the Auto Scaling group's activity, or the live color (SSM /webfleet/${env.name}/live-color)`,
     );
   }
+
+  await refuseDuringInstanceRefresh(deps.autoScaling, fleet.autoScalingGroupName);
 
   // 3. Plan and estimate.
   const strategy = resolveStrategy(strategyKey, stack);

@@ -4,7 +4,7 @@
  * live fleet's size (Auto Scaling), and who is calling (STS).
  */
 import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import { DescribeAutoScalingGroupsCommand, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { z } from "zod";
 import { COLORS, releaseParameters, stackName, type Color, type PublishedStack } from "../../../modules/names";
@@ -98,6 +98,25 @@ export async function readFleet(autoScaling: AutoScalingClient, autoScalingGroup
     desiredCapacity: group.DesiredCapacity ?? 0,
     inService: (group.Instances ?? []).filter((i) => i.LifecycleState === "InService").map((i) => i.InstanceId ?? "?"),
   };
+}
+
+/** Instance refresh statuses during which the group's instances are being replaced. */
+const REFRESH_RUNNING = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
+
+/**
+ * Refuses to release while an instance refresh replaces the fleet (after `npm run deploy` with
+ * a new AMI): CodeDeploy would deploy to instances that are about to go, and the new ones get
+ * the last successful revision, not this one.
+ */
+export async function refuseDuringInstanceRefresh(autoScaling: AutoScalingClient, autoScalingGroupName: string): Promise<void> {
+  const out = await autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: autoScalingGroupName, MaxRecords: 5 }));
+  const running = (out?.InstanceRefreshes ?? []).find((r) => REFRESH_RUNNING.has(String(r.Status)));
+  if (running) {
+    throw new ReleaseError(
+      `an instance refresh of ${autoScalingGroupName} is ${running.Status} (${running.PercentageComplete ?? 0}% done, ${running.InstanceRefreshId}): ` +
+        "the fleet is being replaced. Wait for it to finish (npm run deploy shows its progress), then release again; nothing was changed",
+    );
+  }
 }
 
 /** Who is calling, which also proves there are credentials. */
