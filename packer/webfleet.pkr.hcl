@@ -68,10 +68,15 @@ source "amazon-ebs" "al2023" {
 
   # SSH as ec2-user, either over the instance's IP (the temporary security group admits
   # only this machine's public IP) or through Session Manager (no inbound rule at all).
+  # Outside the default VPC a subnet gives no public address unless asked. With Session
+  # Manager, the SSM agent may need minutes to see a just-created instance profile (IAM is
+  # eventually consistent; packer-plugin-amazon PR #503), so it waits and allows longer.
   communicator                              = "ssh"
   ssh_username                              = "ec2-user"
   ssh_interface                             = var.ssh_interface
-  ssh_timeout                               = "10m"
+  ssh_timeout                               = var.ssh_interface == "session_manager" ? "30m" : "10m"
+  pause_before_ssm                          = var.ssh_interface == "session_manager" ? "1m" : "0s"
+  associate_public_ip_address               = var.ssh_interface == "public_ip"
   temporary_security_group_source_public_ip = var.ssh_interface == "public_ip"
   iam_instance_profile                      = var.iam_instance_profile
 

@@ -183,7 +183,7 @@ describe("npm run ami refuses, before building, when", () => {
   it("the stack is not deployed: the color's parameter does not exist", async () => {
     givenDeployedStack("blue", ["/webfleet/dev/ami/blue"]);
     const run = amiCommand(deps(), options());
-    await expect(run).rejects.toThrow(/\/webfleet\/dev\/ami\/green does not exist.*npm run deploy -- --env dev.*npx cdktf deploy webfleet-dev/);
+    await expect(run).rejects.toThrow(/\/webfleet\/dev\/ami\/green does not exist.*npm run deploy -- --env dev`: it builds the AMI and creates the parameters with it \(a bare `npx cdktf deploy` would start the fleets on stock Amazon Linux/);
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
   });
 

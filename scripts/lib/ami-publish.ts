@@ -33,8 +33,8 @@ export async function readParameter(ssm: SSMClient, name: string): Promise<Param
 export function notDeployedMessage(env: string, parameter: string): string {
   return (
     `SSM parameter ${parameter} does not exist: the stack ${stackName(env)} has not been deployed yet. ` +
-    `Run \`npm run deploy -- --env ${env}\` (it builds the AMI and creates the parameters with it), ` +
-    `or \`npx cdktf deploy ${stackName(env)}\` first`
+    `Run \`npm run deploy -- --env ${env}\`: it builds the AMI and creates the parameters with it ` +
+    `(a bare \`npx cdktf deploy\` would start the fleets on stock Amazon Linux, which has no web server)`
   );
 }
 
