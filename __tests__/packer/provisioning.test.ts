@@ -250,6 +250,7 @@ describe("the health endpoint, served by Apache", () => {
     writeFileSync(join(webRoot, "index.html"), "tutorial page");
     const web = script("install-web.sh");
     expect(call(web, "install_health_endpoint", [join(dir, "conf.d", "webfleet-health.conf"), join(dir, "health")]).status).toBe(0);
+    expect(call(web, "install_web_conf", [join(dir, "conf.d", "webfleet-web.conf"), webRoot]).status).toBe(0);
     expect(call(web, "empty_web_root", [webRoot]).status).toBe(0);
     const port = await freePort();
     base = `http://127.0.0.1:${port}`;
@@ -312,6 +313,17 @@ describe("the health endpoint, served by Apache", () => {
     writeFileSync(join(webRoot, "index.html"), "revision 1");
     expect(await (await fetch(`${base}/`)).text()).toBe("revision 1");
     expect((await fetch(`${base}/health`)).status).toBe(200);
+  });
+
+  it("hides a deployed AppSpec and makes browsers revalidate the site's files", async () => {
+    // GIVEN a revision deployed with source: / (the tutorial's), AppSpec included
+    writeFileSync(join(webRoot, "index.html"), "revision 2");
+    writeFileSync(join(webRoot, "appspec.yml"), "version: 0.0\n");
+    // THEN the AppSpec is refused and the page must be revalidated
+    expect((await fetch(`${base}/appspec.yml`)).status).toBe(403);
+    const page = await fetch(`${base}/`);
+    expect(await page.text()).toBe("revision 2");
+    expect(page.headers.get("cache-control")).toBe("no-cache");
   });
 
   it("is what verify-image.sh checks with curl", () => {

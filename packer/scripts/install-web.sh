@@ -11,6 +11,7 @@ set -euo pipefail
 readonly WEB_ROOT=/var/www/html
 readonly HEALTH_DIR=/usr/share/webfleet/health
 readonly HEALTH_CONF=/etc/httpd/conf.d/webfleet-health.conf
+readonly WEB_CONF=/etc/httpd/conf.d/webfleet-web.conf
 
 log() {
   printf '[webfleet] %s\n' "$*"
@@ -63,6 +64,34 @@ install_health_endpoint() {
   chmod 0644 "$conf"
 }
 
+# Prints the Apache configuration for the web root $1: what CodeDeploy deploys there besides
+# the site, and how long browsers may keep it.
+render_web_conf() {
+  local web_root=$1
+  cat <<CONF
+# webfleet: a revision deployed with "source: /" (the tutorial's) also lands its AppSpec in
+# the web root; it describes the deployment, not the site.
+<LocationMatch "^/appspec\.ya?ml\$">
+    Require all denied
+</LocationMatch>
+# Deployed files keep the mtime their archive gave them: browsers must revalidate rather
+# than cache by heuristic, so a release is seen at once.
+<Directory "${web_root}">
+    <IfModule mod_headers.c>
+        Header set Cache-Control "no-cache"
+    </IfModule>
+</Directory>
+CONF
+}
+
+# Writes the web root's Apache configuration ($2) to $1.
+install_web_conf() {
+  local conf=$1 web_root=$2
+  mkdir -p "$(dirname "$conf")"
+  render_web_conf "$web_root" >"$conf"
+  chmod 0644 "$conf"
+}
+
 # Removes everything inside the web root $1 (dotfiles too) and keeps the folder itself.
 empty_web_root() {
   local root=$1
@@ -81,6 +110,9 @@ main() {
 
   log "adding the health endpoint: ${HEALTH_CONF} -> ${HEALTH_DIR}/health.txt"
   install_health_endpoint "$HEALTH_CONF" "$HEALTH_DIR"
+
+  log "configuring the web root: ${WEB_CONF}"
+  install_web_conf "$WEB_CONF" "$WEB_ROOT"
 
   log "emptying the web root ${WEB_ROOT} (CodeDeploy puts the application there)"
   empty_web_root "$WEB_ROOT"
