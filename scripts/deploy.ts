@@ -6,6 +6,7 @@
  * progress. Exits non-zero when a refresh fails, is cancelled or rolls back.
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -55,6 +56,8 @@ async function main(argv: string[]): Promise<number> {
         ssm: new SSMClient({ region }),
         sts: new STSClient({ region }),
         autoScaling: new AutoScalingClient({ region }),
+        // Tells a release lock whose deployment has ended (stale) from a running release.
+        codedeploy: new CodeDeployClient({ region }),
         log,
         signal: interrupt.signal,
         loadEnvironment,

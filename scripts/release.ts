@@ -23,7 +23,8 @@ import { explainAwsAccessError } from "./lib/release/stack";
 
 /**
  * Ctrl-C / SIGTERM. Before the lock is taken nothing needs cleaning up: exit at once. While it
- * is held, signals are queued for the watcher, which decides (and the lock is released after).
+ * is held, signals are queued for the watcher, which decides (and the lock is released after,
+ * unless the deployment is left running: then the lock is kept for it).
  */
 class ProcessInterrupts implements ReleaseInterrupts {
   private readonly queue: Signal[] = [];

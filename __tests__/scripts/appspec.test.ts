@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { formatProblems, SCRIPT_LIFECYCLE_EVENTS, validateAppSpec, type AppSpecProblem } from "../../scripts/lib/appspec";
@@ -75,6 +75,8 @@ describe("validateAppSpec accepts", () => {
     ["no hooks at all", FILES],
     ["hooks without a files section", `${HEAD}hooks:\n  ValidateService:\n    - location: scripts/set_owner\n`],
     ["a location written with ./", `${FILES}hooks:\n  AfterInstall:\n    - location: ./scripts/set_owner\n`],
+    // The agent joins the location onto the revision's folder (hook_executor.rb, script_absolute_path).
+    ["a location with a leading / (the revision root)", `${FILES}hooks:\n  AfterInstall:\n    - location: /scripts/set_owner\n`],
     ["a single file as source", `${HEAD}files:\n  - source: index.html\n    destination: /var/www/html\n`],
     [
       "scripts on every scriptable event, timeouts adding up to exactly 3600 s",
@@ -110,8 +112,9 @@ describe("validateAppSpec accepts", () => {
     expect(result.ok).toBe(true);
   });
 
-  it("appspec.yaml as well as appspec.yml", () => {
-    expect(validateAppSpec(revision(TUTORIAL, {}, "appspec.yaml")).ok).toBe(true);
+  it("a location with a leading /, returned relative to the revision root", () => {
+    const result = validateAppSpec(revision(`${FILES}hooks:\n  AfterInstall:\n    - location: /scripts/set_owner\n`));
+    expect(result.spec?.hooks.AfterInstall).toEqual([{ location: "scripts/set_owner" }]);
   });
 
   it("the sample revision in app/, and returns it typed", () => {
@@ -127,6 +130,30 @@ describe("validateAppSpec accepts", () => {
         ValidateService: [{ location: "scripts/validate_service", timeout: 60 }],
       },
     });
+  });
+});
+
+describe("the sample revision's ValidateService script", () => {
+  /** `--flag N` in the script, or undefined. */
+  const flag = (text: string, name: string): number | undefined => {
+    const m = new RegExp(`${name}\\s+(\\d+)\\b`).exec(text);
+    return m ? Number(m[1]) : undefined;
+  };
+
+  it("GIVEN its curl retries THEN every check ends within 25 s, and all of them well inside the hook's timeout, so the script's own message reaches the log", () => {
+    const text = readFileSync(join(ROOT, "app/scripts/validate_service"), "utf8");
+    const timeout = validateAppSpec(join(ROOT, "app")).spec!.hooks.ValidateService![0].timeout!;
+    const checks = text.match(/^check "/gm)?.length ?? 0;
+    const maxTime = flag(text, "--max-time")!;
+    const retries = flag(text, "--retry") ?? 0;
+    const delay = flag(text, "--retry-delay") ?? 1;
+    const retryMaxTime = flag(text, "--retry-max-time");
+    // curl starts no retry once --retry-max-time has passed; the attempt under way may still run --max-time.
+    const everyAttempt = (retries + 1) * maxTime + retries * delay;
+    const worstCheck = retryMaxTime === undefined ? everyAttempt : Math.min(everyAttempt, retryMaxTime + maxTime);
+    expect(checks).toBeGreaterThan(0);
+    expect(worstCheck).toBeLessThanOrEqual(25);
+    expect(checks * worstCheck).toBeLessThanOrEqual(timeout * 0.75);
   });
 });
 
@@ -163,7 +190,13 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ["an event with no scripts", `${FILES}hooks:\n  AfterInstall:\n`, "appspec.yml:7: hooks.AfterInstall: must be a list of scripts, e.g. - location: scripts/set_owner (got nothing)"],
     // hooks: scripts
     ["a script without location", `${FILES}hooks:\n  AfterInstall:\n    - timeout: 5\n`, "appspec.yml:8: hooks.AfterInstall[0].location: is required: the script's path in the revision"],
-    ["an absolute location", `${FILES}hooks:\n  AfterInstall:\n    - location: /opt/set_owner\n`, 'appspec.yml:8: hooks.AfterInstall[0].location: must be a path relative to the revision root, without a leading / or .., e.g. scripts/set_owner (got "/opt/set_owner")'],
+    [
+      "a location with a leading / that is not in the revision",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: /opt/set_owner\n`,
+      "appspec.yml:8: hooks.AfterInstall[0].location: /opt/set_owner is not in the revision: a leading / is the revision root, not the instance's (the agent runs <revision>/opt/set_owner)",
+    ],
+    ["a location that leaves the revision", `${FILES}hooks:\n  AfterInstall:\n    - location: ../set_owner\n`, 'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "../set_owner")'],
+    ["a location that is the revision root", `${FILES}hooks:\n  AfterInstall:\n    - location: /\n`, 'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "/")'],
     ["a script that is not in the revision", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/missing\n`, "appspec.yml:8: hooks.AfterInstall[0].location: scripts/missing is not in the revision"],
     ["a location that is a folder", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts\n`, "appspec.yml:8: hooks.AfterInstall[0].location: scripts is a folder: name the script itself"],
     [
@@ -235,12 +268,37 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     made.push(dir);
     const result = validateAppSpec(dir);
     expect(result.problems).toEqual([
-      { line: 0, field: "appspec.yml", value: undefined, message: `no appspec.yml (or appspec.yaml) in ${dir}: the AppSpec file must be at the root of the revision` },
+      { line: 0, field: "appspec.yml", value: undefined, message: `no appspec.yml in ${dir}: the AppSpec file must be at the root of the revision` },
     ]);
   });
 
-  it("a revision with both appspec.yml and appspec.yaml", () => {
-    expect(report(revision(TUTORIAL, { "appspec.yaml": TUTORIAL }))).toContain("appspec.yml: appspec.yml: both appspec.yml and appspec.yaml are in");
+  // The CodeDeploy user guide: the AppSpec file of an EC2/On-Premises deployment must be named
+  // appspec.yml (appspec.yaml only in a local deployment); the agent's hook executor reads appspec.yml.
+  it("an appspec.yaml, which the CodeDeploy agent does not read: rename it to appspec.yml", () => {
+    const dir = revision(TUTORIAL, {}, "appspec.yaml");
+    const result = validateAppSpec(dir);
+    expect(result.ok).toBe(false);
+    expect(result.file).toBe(join(dir, "appspec.yaml"));
+    expect(result.problems).toEqual([
+      {
+        line: 0,
+        field: "appspec.yaml",
+        value: "appspec.yaml",
+        message: `the CodeDeploy agent reads appspec.yml, not appspec.yaml (that name only works in local deployments): rename it to appspec.yml (git mv ${join(dir, "appspec.yaml")} ${join(dir, "appspec.yml")})`,
+      },
+    ]);
+  });
+
+  it("a revision with both appspec.yml and appspec.yaml: the .yaml one is never read", () => {
+    const text = report(revision(TUTORIAL, { "appspec.yaml": TUTORIAL }));
+    expect(text).toContain("appspec.yml: appspec.yaml: the CodeDeploy agent reads appspec.yml, not appspec.yaml");
+    expect(text).toContain("delete appspec.yaml, or merge it into appspec.yml");
+  });
+
+  it("a revision with both, and a problem in appspec.yml: both are reported", () => {
+    const text = report(revision(`${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`, { "appspec.yaml": TUTORIAL }));
+    expect(text).toContain("appspec.yml: appspec.yaml: the CodeDeploy agent reads appspec.yml");
+    expect(text).toContain("appspec.yml:7: hooks.AfterInstal: unknown lifecycle event");
   });
 
   it("an empty appspec.yml", () => {

@@ -4,6 +4,7 @@
  * and Auto Scaling, and a fake clock.
  */
 import { AutoScalingClient, DescribeInstanceRefreshesCommand, type InstanceRefresh } from "@aws-sdk/client-auto-scaling";
+import { CodeDeployClient, GetDeploymentCommand } from "@aws-sdk/client-codedeploy";
 import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
@@ -17,6 +18,7 @@ import { DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir, 
 const ssmMock = mockClient(SSMClient);
 const stsMock = mockClient(STSClient);
 const asMock = mockClient(AutoScalingClient);
+const cdMock = mockClient(CodeDeployClient);
 const configDir = tempConfigDir();
 afterAll(removeTempDirs);
 
@@ -81,6 +83,7 @@ function deps(overrides: Partial<DeployDeps> = {}): DeployDeps {
     ssm: new SSMClient({ region: "us-east-1" }),
     sts: new STSClient({ region: "us-east-1" }),
     autoScaling: new AutoScalingClient({ region: "us-east-1" }),
+    codedeploy: new CodeDeployClient({ region: "us-east-1" }),
     log: (line) => logged.push(line),
     packerDir: tempPackerDir(),
     repoRoot: "/repo",
@@ -101,6 +104,8 @@ beforeEach(() => {
   ssmMock.reset();
   stsMock.reset();
   asMock.reset();
+  cdMock.reset();
+  cdMock.on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
   stsMock.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/ci" });
   ssmMock.on(GetParameterCommand).callsFake(async (input: { Name: string }) => {
     const value = world.params.get(input.Name);
@@ -245,8 +250,27 @@ describe("npm run deploy on a deployed stack", () => {
     );
     // WHEN deploy runs THEN it names the release and changes nothing
     await expect(deployCommand(deps(), options())).rejects.toThrow(
-      /a release of dev is running \(alice on host laptop since .*, deployment d-ABC\): deploying now would replace instances.*--force-unlock`; nothing was changed/,
+      /a release of dev is running \(alice on host laptop since .*, deployment d-ABC \(InProgress\)\): deploying now would replace instances.*--force-unlock`; nothing was changed/,
     );
+    expect(runner.callsOf("packer").filter((c) => c.args[0] === "build")).toHaveLength(0);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(cdktfCalls()).toHaveLength(0);
+  });
+
+  it("says the release lock looks stale, and how to remove it, when the deployment it records has ended", async () => {
+    // GIVEN a release kept its lock for deployment d-ABC, which has since ended
+    givenDeployedStack("blue");
+    world.params.set(
+      "/webfleet/dev/release-lock",
+      JSON.stringify({ id: "l-1", user: "alice", host: "laptop", startedAt: new Date(T0 - 3_600_000).toISOString(), deploymentId: "d-ABC" }),
+    );
+    cdMock.on(GetDeploymentCommand, { deploymentId: "d-ABC" }).resolves({ deploymentInfo: { status: "Failed" } });
+    // WHEN deploy runs THEN it says the lock looks stale (not that a release is running), how to remove it, and changes nothing
+    const refused = deployCommand(deps(), options());
+    await expect(refused).rejects.toThrow(
+      /^the release lock of dev looks stale: held by alice on host laptop since .*, deployment d-ABC \(Failed\), which has ended .* Remove it, then deploy again: `npm run release -- --env dev --force-unlock`; nothing was changed$/,
+    );
+    await expect(refused).rejects.toMatchObject({ exitCode: 2 });
     expect(runner.callsOf("packer").filter((c) => c.args[0] === "build")).toHaveLength(0);
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
     expect(cdktfCalls()).toHaveLength(0);

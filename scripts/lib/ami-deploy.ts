@@ -9,6 +9,7 @@
  *   `cdktf deploy`, and the stack creates the parameter with that value.
  */
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -18,7 +19,7 @@ import { amiInRegion, buildImage, gitCommit, REPO_ROOT, requireBuildTools, valid
 import { assertNotPinned, initialAmiEnvVar, parameterColors, publishAmi, readParameter, type Published } from "./ami-publish";
 import { collectProblem, formatCommand, requireAwsCredentials, requireTool, UserError, type ToolRequirement } from "./cli";
 import { describePackerRun, PACKER_DIR } from "./packer";
-import { describeHolder, readLock } from "./release/lock";
+import { describeHolder, forceUnlockCommand, inspectLock, staleLockMessage } from "./release/lock";
 import {
   listRefreshes,
   refreshesStartedByDeploy,
@@ -54,6 +55,11 @@ export interface DeployDeps extends AmiDeps {
   readonly now: () => number;
   /** The cdktf executable; default node_modules/.bin/cdktf. */
   readonly cdktf?: string;
+  /**
+   * Asks whether the deployment a release lock records has ended (the lock is then stale).
+   * @default - not asked: any release lock counts as a running release
+   */
+  readonly codedeploy?: CodeDeployClient;
 }
 
 export interface DeployResult {
@@ -166,17 +172,21 @@ async function dryRun(deps: DeployDeps, env: EnvironmentConfig, options: DeployO
 /** `npm run deploy`: see the module comment. */
 /**
  * A deploy during a release would start an instance refresh under CodeDeploy's feet (new
- * instances get the previous revision); the release lock says one is running.
+ * instances get the previous revision); the release lock says one is running — or that a
+ * release left its deployment running. When the deployment the lock records has ended, the
+ * lock is stale: say so, and how to remove it.
  */
-export async function refuseDuringRelease(ssm: SSMClient, env: string, nowMs: number): Promise<void> {
-  const lock = await readLock(ssm, env);
-  if (lock) {
-    throw new UserError(
-      `a release of ${env} is running (${describeHolder(lock, nowMs)}): deploying now would replace instances in the middle of it. ` +
-        `Wait for it to end, or remove a stale lock with \`npm run release -- --env ${env} --force-unlock\`; nothing was changed`,
-      2,
-    );
+export async function refuseDuringRelease(ssm: SSMClient, env: string, nowMs: number, codedeploy?: CodeDeployClient): Promise<void> {
+  const state = await inspectLock(ssm, env, codedeploy);
+  if (!state) return;
+  if (state.stale) {
+    throw new UserError(`${staleLockMessage(env, state, nowMs)}. Remove it, then deploy again: \`${forceUnlockCommand(env)}\`; nothing was changed`, 2);
   }
+  throw new UserError(
+    `a release of ${env} is running (${describeHolder(state.held, nowMs, state.deploymentStatus)}): deploying now would replace instances in the middle of it. ` +
+      `Wait for it to end, or remove a stale lock with \`${forceUnlockCommand(env)}\`; nothing was changed`,
+    2,
+  );
 }
 
 export async function deployCommand(deps: DeployDeps, options: DeployOptions): Promise<DeployResult> {
@@ -192,7 +202,7 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
   const identity = await requireAwsCredentials(deps.sts, env.region);
   deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
 
-  await refuseDuringRelease(deps.ssm, env.name, deps.now());
+  await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
 
   // 1. The AMI.
   let ami: DeployResult["ami"] = null;
@@ -222,7 +232,7 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
 
   // 2. The deploy. Refreshes that exist before it are not this deploy's. A release may have
   //    started during the (long) AMI build: look again.
-  if (packer) await refuseDuringRelease(deps.ssm, env.name, deps.now());
+  if (packer) await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
   const before = fleetGroups(await readPublishedStack(deps.ssm, env.name));
   const known = await snapshotRefreshIds(deps.autoScaling, [...before.values()]);
   const startedAt = new Date(deps.now());

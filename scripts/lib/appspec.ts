@@ -45,7 +45,14 @@ export const MAX_EVENT_SECONDS = 3600;
 /** The agent's timeout for a script that names none. */
 export const DEFAULT_SCRIPT_TIMEOUT_SECONDS = 3600;
 
-export const APPSPEC_FILE_NAMES = ["appspec.yml", "appspec.yaml"] as const;
+/**
+ * The AppSpec file of an EC2/On-Premises revision. The CodeDeploy user guide: it "must be named
+ * appspec.yml, unless you are performing a local deployment"; the agent's hook executor reads
+ * exactly that name (an appspec.yaml fails the deployment at its first hook).
+ */
+export const APPSPEC_FILE_NAME = "appspec.yml";
+/** A name the agent does not read in a deployment from CodeDeploy (only codedeploy-local does). */
+const LOCAL_ONLY_APPSPEC_NAME = "appspec.yaml";
 
 export interface AppSpecProblem {
   /** 1-based line in the AppSpec file; 0 when the problem is the file itself (missing, empty). */
@@ -91,8 +98,13 @@ export interface AppSpec {
   readonly files: readonly AppSpecFile[];
   readonly permissions: readonly AppSpecPermission[];
   readonly hooks: Partial<Record<ScriptLifecycleEvent, readonly AppSpecHookScript[]>>;
-  /** Top-level `file_exists_behavior`; CodeDeploy's default is DISALLOW. */
+  /**
+   * Top-level `file_exists_behavior`; CodeDeploy's default is DISALLOW. It takes precedence over
+   * CreateDeployment's fileExistsBehavior (AppSpec 'files' section, file_exists_behavior).
+   */
   readonly fileExistsBehavior?: FileExistsBehavior;
+  /** The line of `file_exists_behavior`, when it is set. */
+  readonly fileExistsBehaviorLine?: number;
 }
 
 export interface AppSpecResult {
@@ -104,31 +116,41 @@ export interface AppSpecResult {
   file?: string;
 }
 
-/** Finds `<dir>/appspec.yml` (or `.yaml`). */
+/** Finds `<dir>/appspec.yml`. */
 export function findAppSpec(revisionDir: string): string | undefined {
-  return APPSPEC_FILE_NAMES.map((n) => join(revisionDir, n)).find((f) => existsSync(f));
+  const file = join(revisionDir, APPSPEC_FILE_NAME);
+  return existsSync(file) ? file : undefined;
 }
 
 /**
- * Validates `<revisionDir>/appspec.yml` (or appspec.yaml) and the revision around it: sources
- * and hook scripts must exist in the folder, and scripts must be executable.
+ * Validates `<revisionDir>/appspec.yml` and the revision around it: sources and hook scripts
+ * must exist in the folder, and scripts must be executable. An appspec.yaml is a problem: the
+ * agent would not read it.
  */
 export function validateAppSpec(revisionDir: string): AppSpecResult {
   if (!existsSync(revisionDir) || !statSync(revisionDir).isDirectory()) {
     return fileProblem("revision", revisionDir, `revision folder ${revisionDir} does not exist: pass the folder that holds appspec.yml`);
   }
-  const present = APPSPEC_FILE_NAMES.filter((n) => existsSync(join(revisionDir, n)));
-  if (present.length === 0) {
-    return fileProblem("appspec.yml", undefined, `no appspec.yml (or appspec.yaml) in ${revisionDir}: the AppSpec file must be at the root of the revision`);
+  const file = join(revisionDir, APPSPEC_FILE_NAME);
+  const yaml = join(revisionDir, LOCAL_ONLY_APPSPEC_NAME);
+  const hasYml = existsSync(file);
+  const yamlProblem: AppSpecProblem | undefined = existsSync(yaml)
+    ? {
+        line: 0,
+        field: LOCAL_ONLY_APPSPEC_NAME,
+        value: LOCAL_ONLY_APPSPEC_NAME,
+        message: hasYml
+          ? `the CodeDeploy agent reads appspec.yml, not appspec.yaml: delete appspec.yaml, or merge it into appspec.yml`
+          : `the CodeDeploy agent reads appspec.yml, not appspec.yaml (that name only works in local deployments): rename it to appspec.yml (git mv ${yaml} ${file})`,
+      }
+    : undefined;
+  if (!hasYml) {
+    if (yamlProblem) return { ok: false, problems: [yamlProblem], file: yaml };
+    return fileProblem("appspec.yml", undefined, `no appspec.yml in ${revisionDir}: the AppSpec file must be at the root of the revision`);
   }
-  if (present.length > 1) {
-    return {
-      ...fileProblem("appspec.yml", present, `both appspec.yml and appspec.yaml are in ${revisionDir}: keep one, so there is no doubt which one the agent reads`),
-      file: join(revisionDir, present[0]),
-    };
-  }
-  const file = join(revisionDir, present[0]);
-  return { ...validateAppSpecSource(readFileSync(file, "utf8"), revisionDir), file };
+  const result = validateAppSpecSource(readFileSync(file, "utf8"), revisionDir);
+  if (!yamlProblem) return { ...result, file };
+  return { ok: false, problems: [yamlProblem, ...result.problems], file };
 }
 
 function fileProblem(field: string, value: unknown, message: string): AppSpecResult {
@@ -237,7 +259,7 @@ function suggestion(name: string, candidates: readonly string[]): string {
   return best && best.d <= 3 ? ` (did you mean ${best.c}?)` : "";
 }
 
-/** Path inside the revision: relative, no `..`, normalized (`./scripts/x` → `scripts/x`). */
+/** Path inside the revision: no `..`, normalized (`./scripts/x` → `scripts/x`). */
 function revisionPath(p: string): string | undefined {
   const n = posix.normalize(p.replace(/\\/g, "/"));
   if (n === ".." || n.startsWith("../")) return undefined;
@@ -290,9 +312,20 @@ export function validateAppSpecSource(text: string, revisionDir?: string): AppSp
     ok,
     problems: c.problems,
     spec: ok
-      ? { version: version as number, os: os as "linux", files: files ?? [], permissions, hooks, ...(fileExistsBehavior ? { fileExistsBehavior } : {}) }
+      ? {
+          version: version as number,
+          os: os as "linux",
+          files: files ?? [],
+          permissions,
+          hooks,
+          ...(fileExistsBehavior ? { fileExistsBehavior, fileExistsBehaviorLine: lineOfValue(c, top.get("file_exists_behavior")) } : {}),
+        }
       : undefined,
   };
+}
+
+function lineOfValue(c: Checker, e: Entry | undefined): number {
+  return c.lineOf(e?.value, c.lineOf(e?.keyNode));
 }
 
 function checkVersion(c: Checker, e: Entry | undefined, rootLine: number): number | undefined {
@@ -722,13 +755,16 @@ function checkScript(c: Checker, node: Node | null, field: string, eventLine: nu
     c.add(c.lineOf(loc.value, c.lineOf(loc.keyNode)), `${field}.location`, jsOf(loc.value), `must be the script's path in the revision, e.g. scripts/set_owner (got ${typeName(loc.value)})`);
   } else {
     const line = c.lineOf(loc.value);
-    const rel = locValue.startsWith("/") ? undefined : revisionPath(locValue);
+    // The agent joins the location onto the revision's folder (hook_executor.rb,
+    // script_absolute_path: File.join(archive_dir, location)): a leading / is the revision root.
+    const rooted = locValue.startsWith("/");
+    const rel = revisionPath(locValue.replace(/^\/+/, ""));
     if (rel === undefined || rel === "") {
-      c.add(line, `${field}.location`, locValue, `must be a path relative to the revision root, without a leading / or .., e.g. scripts/set_owner (got ${show(locValue)})`);
+      c.add(line, `${field}.location`, locValue, `must be a path inside the revision, without .., e.g. scripts/set_owner (got ${show(locValue)})`);
     } else {
       out.location = rel;
       if (revisionDir) {
-        const why = scriptFileProblem(join(revisionDir, rel), locValue);
+        const why = scriptFileProblem(join(revisionDir, rel), locValue, rooted ? rel : undefined);
         if (why) c.add(line, `${field}.location`, locValue, why);
       }
     }
@@ -754,9 +790,13 @@ function checkScript(c: Checker, node: Node | null, field: string, eventLine: nu
   return c.problems.length === before && out.location ? (out as AppSpecHookScript) : undefined;
 }
 
-/** Why the agent could not run this script, or undefined. */
-function scriptFileProblem(path: string, shown: string): string | undefined {
-  if (!existsSync(path)) return `${shown} is not in the revision: locations are relative to the revision root, e.g. scripts/set_owner`;
+/** Why the agent could not run this script, or undefined. `rooted`: the location began with /, this is the rest. */
+function scriptFileProblem(path: string, shown: string, rooted?: string): string | undefined {
+  if (!existsSync(path)) {
+    return rooted === undefined
+      ? `${shown} is not in the revision: locations are relative to the revision root, e.g. scripts/set_owner`
+      : `${shown} is not in the revision: a leading / is the revision root, not the instance's (the agent runs <revision>/${rooted})`;
+  }
   const st = statSync(path);
   if (!st.isFile()) return `${shown} is a folder: name the script itself`;
   if ((st.mode & 0o111) === 0) {

@@ -1,4 +1,4 @@
-import { parseReleaseArgs } from "../../../scripts/lib/release/args";
+import { USAGE, parseReleaseArgs } from "../../../scripts/lib/release/args";
 import { parseGitHubRevision, revisionLocation } from "../../../scripts/lib/release/revision";
 
 describe("release flags", () => {
@@ -44,6 +44,13 @@ describe("release flags", () => {
     ${["--env", "dev", "--force-unlock", "--strategy", "all-at-once"]} | ${"--force-unlock only removes a stale lock"}
   `("refuses $argv: $message", ({ argv, message }) => {
     expect(() => parseReleaseArgs(argv)).toThrow(message);
+  });
+});
+
+describe("the help", () => {
+  it("GIVEN --help THEN --file-exists-behavior says the appspec's value wins and a different one is refused", () => {
+    expect(USAGE).toContain("--file-exists-behavior <value>");
+    expect(USAGE).toContain("the appspec's value wins, so a different one is refused");
   });
 });
 

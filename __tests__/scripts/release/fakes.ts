@@ -17,6 +17,7 @@ import {
 import {
   BatchGetDeploymentTargetsCommand,
   CodeDeployClient,
+  DeploymentNotStartedException,
   GetDeploymentCommand,
   ListDeploymentTargetsCommand,
   type DeploymentInfo,
@@ -117,6 +118,11 @@ export interface Frame {
   readonly overview?: DeploymentInfo["deploymentOverview"];
   readonly rollbackInfo?: DeploymentInfo["rollbackInfo"];
   readonly errorInformation?: DeploymentInfo["errorInformation"];
+  /**
+   * The targets calls throw DeploymentNotStartedException, as CodeDeploy does while a deployment
+   * is Created or Queued (always, for those statuses) and, briefly, just after it started.
+   */
+  readonly targetsNotStarted?: boolean;
 }
 
 export interface DeploymentScript {
@@ -153,9 +159,16 @@ export function scriptDeployments(mock: AwsClientStub<CodeDeployClient>, initial
       deploymentInfo: { deploymentId: id, status: f.status, deploymentOverview: f.overview, rollbackInfo: f.rollbackInfo, errorInformation: f.errorInformation } as DeploymentInfo,
     };
   });
-  mock.on(ListDeploymentTargetsCommand).callsFake((input: { deploymentId: string }) => ({ targetIds: (current(input.deploymentId).targets ?? []).map((t) => t.id) }));
+  const started = (id: string): Frame => {
+    const f = current(id);
+    if (f.targetsNotStarted || f.status === "Created" || f.status === "Queued") {
+      throw new DeploymentNotStartedException({ message: "The specified deployment has not started.", $metadata: { httpStatusCode: 400 } });
+    }
+    return f;
+  };
+  mock.on(ListDeploymentTargetsCommand).callsFake((input: { deploymentId: string }) => ({ targetIds: (started(input.deploymentId).targets ?? []).map((t) => t.id) }));
   mock.on(BatchGetDeploymentTargetsCommand).callsFake((input: { deploymentId: string; targetIds: string[] }) => ({
-    deploymentTargets: (current(input.deploymentId).targets ?? [])
+    deploymentTargets: (started(input.deploymentId).targets ?? [])
       .filter((t) => input.targetIds.includes(t.id))
       .map((t): DeploymentTarget => ({ deploymentTargetType: "InstanceTarget", instanceTarget: { targetId: t.id, status: t.status, lifecycleEvents: [...(t.events ?? [])] } })),
   }));

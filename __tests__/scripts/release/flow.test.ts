@@ -22,7 +22,7 @@ import { parseReleaseArgs } from "../../../scripts/lib/release/args";
 import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../scripts/lib/release/flow";
 import type { Signal } from "../../../scripts/lib/release/deploy-watch";
 import { EXIT } from "../../../scripts/lib/release/errors";
-import { FakeClock, FakeOutput, STACK, events, fakeParameterStore, makeRevision, removeRevisions, scriptDeployments, skipped, type Frame } from "./fakes";
+import { FakeClock, FakeOutput, STACK, T0, events, fakeParameterStore, makeRevision, removeRevisions, scriptDeployments, skipped, type Frame } from "./fakes";
 
 afterAll(removeRevisions);
 
@@ -121,6 +121,7 @@ function world(
     whoami: { user: "bob", host: "laptop-9" },
     newLockId: () => "lock-bob",
     poll: FAST,
+    bundle: { env: {}, gitSourceDate: async () => T0 / 1000 },
   };
   return { deps, out, clock, interrupts, params, ssmMock, s3Mock, cdMock, stsMock, answers, revisionDir: makeRevision() };
 }
@@ -176,6 +177,11 @@ const hookFailed = (rollback?: Frame["rollbackInfo"]): Frame => ({
   ],
 });
 const rolledBack: Frame[] = [running(), succeeded];
+/** The release lock as the fake parameter store holds it. */
+const lockOf = (w: World) => (w.params.has(LOCK) ? (JSON.parse(w.params.get(LOCK)!) as { id: string; deploymentId?: string }) : undefined);
+const KEPT = "! kept the release lock of dev: deployment d-1 is still running";
+const created: Frame = { status: "Created" };
+const queued: Frame = { status: "Queued" };
 
 describe("release to the live color, in place", () => {
   it("GIVEN a deployed dev with blue live WHEN released one-at-a-time THEN it uploads, deploys to blue with rollback on, shows progress, unlocks and exits 0", async () => {
@@ -199,6 +205,7 @@ describe("release to the live color, in place", () => {
     });
     expect(w.params.has(LOCK)).toBe(false);
     const text = w.out.all;
+    expect(text).toMatch(/revision: .* bundle of 4 files, .* files dated 2025-05-01T10:00:00Z \(git commit\)/);
     expect(text).toContain("estimate: 2 instances, 1 at a time → 2 batches");
     expect(text).toContain("i-1  ApplicationStop    … InProgress");
     expect(text).toContain("i-1  ✓ done");
@@ -235,14 +242,41 @@ describe("release to the live color, in place", () => {
     expect(w.s3Mock.calls()).toHaveLength(0);
   });
 
-  it("GIVEN the appspec sets file_exists_behavior THEN the deployment follows it, and --file-exists-behavior overrides it", async () => {
+  it("GIVEN the appspec sets file_exists_behavior THEN the deployment follows it, and --file-exists-behavior with the same value is accepted", async () => {
     const w = world();
     w.revisionDir = makeRevision({ "appspec.yml": "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n  - source: /\n    destination: /var/www/html\n" });
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     await release(w);
-    await release(w, "--file-exists-behavior", "retain");
+    await release(w, "--file-exists-behavior", "overwrite");
     const calls = w.cdMock.commandCalls(CreateDeploymentCommand).map((c) => c.args[0].input.fileExistsBehavior);
-    expect(calls).toEqual(["OVERWRITE", "RETAIN"]);
+    expect(calls).toEqual(["OVERWRITE", "OVERWRITE"]);
+  });
+
+  it("GIVEN the appspec sets no file_exists_behavior THEN --file-exists-behavior decides", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, { "d-1": [succeeded] });
+    await release(w, "--file-exists-behavior", "retain");
+    expect(w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input.fileExistsBehavior).toBe("RETAIN");
+  });
+
+  it("GIVEN the appspec sets OVERWRITE WHEN --file-exists-behavior retain THEN it is refused before AWS is called: the appspec's value would win silently", async () => {
+    const w = world();
+    w.revisionDir = makeRevision({ "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/html\nfile_exists_behavior: OVERWRITE\n" });
+    const refused = release(w, "--file-exists-behavior", "retain");
+    await expect(refused).rejects.toThrow(
+      /^--file-exists-behavior retain would be ignored: .*appspec\.yml:6 sets file_exists_behavior: OVERWRITE, and CodeDeploy lets the appspec's value win over the flag\. Drop the flag to release with OVERWRITE, or change file_exists_behavior in the appspec \(remove it to let the flag decide\); nothing was changed$/,
+    );
+    await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
+    expect(w.stsMock.calls()).toHaveLength(0);
+  });
+
+  it("GIVEN a GitHub commit and --file-exists-behavior THEN it warns that the repository's appspec may override the flag, and passes the flag", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, { "d-1": [succeeded] });
+    const sha = "0123456789abcdef0123456789abcdef01234567";
+    await runRelease(parseReleaseArgs(["--env", "dev", "--github", `acme/site@${sha}`, "--file-exists-behavior", "retain"]), ENV, w.deps);
+    expect(w.out.all).toContain("! --file-exists-behavior retain: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag");
+    expect(w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input.fileExistsBehavior).toBe("RETAIN");
   });
 });
 
@@ -263,6 +297,59 @@ describe("a failed release", () => {
     expect(text).toContain("rolling back: deployment d-RB");
     expect(text).toContain("✓ rolled back: d-RB succeeded; every instance runs the previous revision again");
     expect(w.params.has(LOCK)).toBe(false);
+  });
+
+  it("GIVEN the deployment is still Created, then Queued, at the first polls THEN its targets are only listed once it runs, and a failed hook is still named with its instance, script and log tail", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, {
+      "d-1": [created, queued, running(), hookFailed(), hookFailed({ rollbackDeploymentId: "d-RB" })],
+      "d-RB": rolledBack,
+    });
+
+    expect(await release(w)).toBe(EXIT.rolledBack);
+
+    const text = w.out.all;
+    expect(text).not.toContain("no progress per instance");
+    expect(text).toContain("d-1: Created");
+    expect(text).toContain("d-1: Queued");
+    expect(text).toContain("i-1  ApplicationStop    … InProgress");
+    expect(text).toContain("✗ i-1: AfterInstall failed in scripts/set_owner (ScriptFailed)");
+    expect(text).toContain("  Script at specified location: scripts/set_owner run as user root failed with exit code 1");
+    expect(text).toContain("    │ [stderr]chown: invalid user: 'ec2-user'");
+    // The first ListDeploymentTargets of d-1 follows its third GetDeployment (the first InProgress one).
+    const calls = w.cdMock.calls().map((c) => ({ command: c.args[0].constructor.name, id: (c.args[0].input as { deploymentId?: string }).deploymentId }));
+    const gets = calls.flatMap((c, i) => (c.command === "GetDeploymentCommand" && c.id === "d-1" ? [i] : []));
+    expect(calls.findIndex((c) => c.command === "ListDeploymentTargetsCommand" && c.id === "d-1")).toBeGreaterThan(gets[2]);
+  });
+
+  it("GIVEN CodeDeploy says DeploymentNotStarted when the targets are first listed THEN it keeps polling, shows progress per instance and names the failed hook", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, {
+      "d-1": [{ ...running(), targetsNotStarted: true }, running(), hookFailed(), hookFailed({ rollbackDeploymentId: "d-RB" })],
+      "d-RB": rolledBack,
+    });
+
+    expect(await release(w)).toBe(EXIT.rolledBack);
+
+    const text = w.out.all;
+    expect(text).not.toContain("no progress per instance");
+    expect(text).toContain("i-1  ApplicationStop    … InProgress");
+    expect(text).toContain("✗ i-1: AfterInstall failed in scripts/set_owner (ScriptFailed)");
+    expect(text).toContain("    │ [stderr]chown: invalid user: 'ec2-user'");
+  });
+
+  it("GIVEN the rollback is still Created at its first poll and then fails THEN its failed instance is named too, exit 3", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, {
+      "d-1": [hookFailed({ rollbackDeploymentId: "d-RB" })],
+      "d-RB": [created, running(), { ...hookFailed(), status: "Failed" }],
+    });
+    expect(await release(w)).toBe(EXIT.needsAttention);
+    const text = w.out.all;
+    expect(text).not.toContain("no progress per instance");
+    const rollbackReport = text.slice(text.indexOf("rolling back: deployment d-RB"));
+    expect(rollbackReport).toContain("✗ i-1: AfterInstall failed in scripts/set_owner (ScriptFailed)");
+    expect(rollbackReport).toContain("✗ the rollback d-RB ended Failed");
   });
 
   it("GIVEN the rollback fails too THEN it says the fleet may be mixed and exits 3", async () => {
@@ -308,13 +395,14 @@ describe("timeouts", () => {
     expect(w.out.all).toContain("✓ rolled back: d-RB succeeded");
   });
 
-  it("GIVEN --on-timeout leave THEN nothing is stopped, it prints how to watch and stop, exit 3", async () => {
+  it("GIVEN --on-timeout leave THEN nothing is stopped, it prints how to watch and stop, keeps the lock for the running deployment, exit 3", async () => {
     const w = world();
     scriptDeployments(w.cdMock, { "d-1": [running()] });
     expect(await release(w, "--timeout-minutes", "1", "--on-timeout", "leave")).toBe(EXIT.needsAttention);
     expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
     expect(w.out.all).toContain("aws deploy stop-deployment --region us-east-1 --deployment-id d-1 --auto-rollback-enabled");
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
+    expect(w.out.all).toContain(KEPT);
   });
 
   it("GIVEN no --timeout-minutes THEN the default comes from the worst-case estimate (+25 %, at least 10 min)", async () => {
@@ -337,7 +425,7 @@ describe("throttling", () => {
     expect(w.out.all).toContain("(GetDeployment: ThrottlingException; next poll in 10 s)");
   });
 
-  it("GIVEN throttling never ends THEN it gives up watching (the deployment goes on), says how to follow it, and unlocks", async () => {
+  it("GIVEN throttling never ends THEN it gives up watching (the deployment goes on), says how to follow it, and keeps the lock for it", async () => {
     const w = world();
     const script = scriptDeployments(w.cdMock, { "d-1": [running()] });
     script.failNext("d-1", Array.from({ length: 10 }, throttled));
@@ -345,12 +433,13 @@ describe("throttling", () => {
     await expect(result).rejects.toThrow("lost contact with CodeDeploy (5 GetDeployment errors in a row, last: ThrottlingException)");
     await expect(result).rejects.toMatchObject({ exitCode: EXIT.needsAttention });
     expect(Math.max(...w.clock.sleeps)).toBeLessThanOrEqual(60_000);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
+    expect(w.out.all).toContain(KEPT);
   });
 
   const denied = () => new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" });
 
-  it("GIVEN GetDeployment is denied THEN it is not retried: it says the deployment goes on and how to follow it, exit 3", async () => {
+  it("GIVEN GetDeployment is denied THEN it is not retried: it says the deployment goes on and how to follow it, keeps the lock, exit 3", async () => {
     const w = world();
     const script = scriptDeployments(w.cdMock, { "d-1": [running()] });
     script.failNext("d-1", [denied()]);
@@ -358,7 +447,7 @@ describe("throttling", () => {
     await expect(result).rejects.toThrow("cannot watch d-1 (AccessDeniedException: denied); it goes on without us.");
     await expect(result).rejects.toMatchObject({ exitCode: EXIT.needsAttention });
     expect(w.clock.sleeps).toHaveLength(0);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
   });
 
   it("GIVEN listing the targets is denied THEN it watches with counts only and still succeeds", async () => {
@@ -372,14 +461,52 @@ describe("throttling", () => {
 });
 
 describe("Ctrl-C", () => {
-  it("GIVEN no terminal (CI) THEN the deployment is left running, the way to stop it printed, exit 130", async () => {
+  it("GIVEN no terminal (CI) THEN the deployment is left running, the way to stop it printed, the lock kept for it, exit 130", async () => {
     const w = world();
     scriptDeployments(w.cdMock, { "d-1": [running()] });
     w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
     expect(await release(w)).toBe(EXIT.interrupted);
     expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
     expect(w.out.all).toContain("Deployment d-1 is still running");
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
+    expect(w.out.all).toContain(`${KEPT}, and npm run deploy (an instance refresh) or another release must not start under it.`);
+    expect(w.out.all).toContain("Remove it then: npm run release -- --env dev --force-unlock");
+  });
+
+  it("GIVEN a release left d-1 running THEN the next release is refused while d-1 runs, told the lock is stale once it has ended, and --force-unlock clears the way", async () => {
+    const w = world();
+    const script = scriptDeployments(w.cdMock, { "d-1": [running()] });
+    w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
+    expect(await release(w)).toBe(EXIT.interrupted);
+    w.clock.onSleep = undefined;
+
+    // WHEN another release starts while d-1 runs THEN it is refused, naming the deployment to wait for
+    await expect(release(w)).rejects.toThrow(/another release of dev is running: bob .* deployment d-1 \(InProgress\)\.\nWait for deployment d-1 to end/);
+
+    // WHEN d-1 has ended THEN the refusal says the lock looks stale and how to remove it
+    script.replace("d-1", [succeeded]);
+    const stale = release(w);
+    await expect(stale).rejects.toThrow("the release lock of dev looks stale: held by bob");
+    await expect(stale).rejects.toThrow("deployment d-1 (Succeeded), which has ended");
+    await expect(stale).rejects.toThrow("Remove it, then release again: npm run release -- --env dev --force-unlock");
+
+    // WHEN --force-unlock runs THEN the lock is gone and the next release goes ahead
+    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.released);
     expect(w.params.has(LOCK)).toBe(false);
+    w.cdMock.on(CreateDeploymentCommand).resolves({ deploymentId: "d-2" });
+    script.replace("d-2", [succeeded]);
+    expect(await release(w)).toBe(EXIT.released);
+    expect(w.params.has(LOCK)).toBe(false);
+  });
+
+  it("GIVEN StopDeployment fails THEN the deployment may still run: the lock is kept", async () => {
+    const w = world({ interactive: true });
+    scriptDeployments(w.cdMock, { "d-1": [running()] });
+    w.cdMock.on(StopDeploymentCommand).rejects(new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" }));
+    w.answers.push("s");
+    w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
+    await expect(release(w)).rejects.toThrow("denied");
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
   });
 
   it("GIVEN a terminal and the answer s THEN the deployment is stopped with rollback and the rollback confirmed, exit 1", async () => {
@@ -412,6 +539,8 @@ describe("Ctrl-C", () => {
     expect(await release(w)).toBe(EXIT.interrupted);
     expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
     expect(w.out.all).toContain("Deployment d-RB is still running");
+    expect(lockOf(w)).toMatchObject({ id: "lock-bob", deploymentId: "d-RB" });
+    expect(w.out.all).toContain("! kept the release lock of dev: deployment d-RB is still running");
   });
 
   it("GIVEN Ctrl-C before the deployment was created THEN nothing is deployed and the lock is released", async () => {

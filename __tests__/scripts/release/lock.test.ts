@@ -31,11 +31,37 @@ describe("the release lock", () => {
     await expect(refused).rejects.toThrow("npm run release -- --env dev --force-unlock");
   });
 
-  it("GIVEN a lock whose deployment has ended THEN the refusal says it looks stale", async () => {
+  it("GIVEN a lock whose deployment has ended THEN the refusal says it looks stale, not that a release is running, and how to remove it", async () => {
     const { client } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-OLD" }) });
     const codedeploy = new CodeDeployClient({ region: "us-east-1" });
     mockClient(codedeploy).on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "Succeeded" } });
-    await expect(acquireLock(client, "dev", bob, { nowMs: T0, codedeploy })).rejects.toThrow("Its deployment has ended (Succeeded), so the lock looks stale.");
+    const refused = acquireLock(client, "dev", bob, { nowMs: T0, codedeploy });
+    await expect(refused).rejects.toThrow(
+      "the release lock of dev looks stale: held by alice (arn:aws:sts::123456789012:assumed-role/dev/alice) on host laptop-7 since 2025-05-01T09:48:00.000Z (12 min ago), deployment d-OLD (Succeeded), which has ended",
+    );
+    await expect(refused).rejects.toThrow("Remove it, then release again: npm run release -- --env dev --force-unlock");
+    await expect(refused).rejects.not.toThrow("is running");
+  });
+
+  it("GIVEN a release keeps its lock for a deployment it leaves running THEN the lock records that deployment (a rollback's replaces the failed one's)", async () => {
+    const { client, params } = fakeParameterStore({});
+    const lock = await acquireLock(client, "dev", bob, { nowMs: T0 });
+    await lock.update({ deploymentId: "d-1" });
+    expect(await lock.keep("d-RB")).toBeUndefined();
+    expect(JSON.parse(params.get(LOCK)!)).toMatchObject({ id: "lock-bob", deploymentId: "d-RB" });
+    params.delete(LOCK);
+    expect(await lock.keep("d-RB")).toMatch(/already gone .* nothing keeps npm run deploy from replacing instances under d-RB/);
+    expect(params.has(LOCK)).toBe(false);
+  });
+
+  it("GIVEN --force-unlock of a lock whose deployment still runs THEN it is removed, with a note that the deployment goes on", async () => {
+    const { client, params } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-1" }) });
+    const codedeploy = new CodeDeployClient({ region: "us-east-1" });
+    mockClient(codedeploy).on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
+    const said = await forceUnlock(client, "dev", { dryRun: false, nowMs: T0, codedeploy });
+    expect(said).toMatch(/^removed the release lock of dev, held by alice .* deployment d-1 \(InProgress\)/);
+    expect(said).toContain("Note: that deployment is still InProgress; removing the lock does not stop it");
+    expect(params.has(LOCK)).toBe(false);
   });
 
   it("GIVEN the lock was force-removed and retaken by someone else THEN release leaves theirs alone", async () => {

@@ -24,7 +24,12 @@ export interface ReleaseOptions {
   readonly timeoutMinutes?: number;
   /** What to do with the deployment when the timeout passes. @default "rollback" */
   readonly onTimeout: OnTimeout;
-  /** CodeDeploy's fileExistsBehavior. @default - the appspec's `file_exists_behavior`, else DISALLOW */
+  /**
+   * CodeDeploy's fileExistsBehavior: what the agent does with a file at a destination that the
+   * last deployment did not install. The appspec's `file_exists_behavior` wins over it, so a
+   * different value is refused for a folder revision (and warned about for --github).
+   * @default - the appspec's `file_exists_behavior`, else DISALLOW
+   */
   readonly fileExistsBehavior?: FileExistsBehavior;
   /** Free text added to the deployment's description. */
   readonly description?: string;
@@ -42,10 +47,13 @@ export const FLAGS: Readonly<Record<string, FlagSpec>> = {
   "--github": { takes: "value", help: "owner/repo@<40-hex commit sha>: deploy that commit from GitHub instead of app/" },
   "--revision-dir": { takes: "value", help: "folder to bundle (default: app)" },
   "--dry-run": { takes: "switch", help: "show what would happen and the duration estimate; change nothing" },
-  "--force-unlock": { takes: "switch", help: "remove a stale release lock left by a release that died, then exit" },
+  "--force-unlock": { takes: "switch", help: "remove a stale release lock (its release died, or the deployment it left running has ended), then exit" },
   "--timeout-minutes": { takes: "value", help: "stop watching after N minutes (default: worst-case estimate + 25 %)" },
   "--on-timeout": { takes: "value", help: "rollback (default: stop the deployment and roll back) | leave (leave it running)" },
-  "--file-exists-behavior": { takes: "value", help: "disallow | overwrite | retain (default: the appspec's, else disallow)" },
+  "--file-exists-behavior": {
+    takes: "value",
+    help: "disallow | overwrite | retain: for files already at a destination, not from the last deployment (default: the appspec's file_exists_behavior, else disallow; the appspec's value wins, so a different one is refused)",
+  },
   "--description": { takes: "value", help: "text added to the deployment's description" },
   "--help": { takes: "switch", help: "show this help" },
 };

@@ -73,6 +73,11 @@ export interface PollPolicy {
 export const DEFAULT_POLL: PollPolicy = { intervalMs: 5_000, maxIntervalMs: 60_000, maxConsecutiveErrors: 10, rollbackAppearMs: 120_000 };
 
 const TERMINAL = new Set(["Succeeded", "Failed", "Stopped"]);
+/**
+ * A deployment in these states has no targets yet: ListDeploymentTargets and
+ * BatchGetDeploymentTargets answer DeploymentNotStartedException.
+ */
+const NOT_STARTED = new Set(["Created", "Queued"]);
 
 export function say(out: Output, ...lines: string[]): void {
   for (const l of lines) out.write(`${l}\n`);
@@ -127,6 +132,7 @@ class Poller {
           `lost contact with CodeDeploy (${this.errors} ${what} errors in a row, last: ${errorName(e)}): the deployment goes on without us.\n` +
             leftRunningMessage(this.deploymentId, this.deps.region),
           EXIT.needsAttention,
+          this.deploymentId,
         );
       }
       say(this.deps.out, `  (${what}: ${errorName(e) || "error"}; next poll in ${formatDuration(this.intervalMs / 1000)})`);
@@ -135,7 +141,21 @@ class Poller {
   }
 }
 
-async function fetchTargets(codedeploy: CodeDeployClient, deploymentId: string): Promise<TargetView[]> {
+/**
+ * The deployment's instance targets; undefined while CodeDeploy says the deployment has not
+ * started (DeploymentNotStartedException: it can still say so just after GetDeployment said
+ * InProgress). Not started is "no targets yet", not a missing permission: keep polling.
+ */
+async function fetchTargets(codedeploy: CodeDeployClient, deploymentId: string): Promise<TargetView[] | undefined> {
+  try {
+    return await listTargets(codedeploy, deploymentId);
+  } catch (e) {
+    if (errorName(e) === "DeploymentNotStartedException") return undefined;
+    throw e;
+  }
+}
+
+async function listTargets(codedeploy: CodeDeployClient, deploymentId: string): Promise<TargetView[]> {
   const ids: string[] = [];
   let nextToken: string | undefined;
   do {
@@ -187,12 +207,13 @@ export async function watchDeployment(
       throw new ReleaseError(
         `cannot watch ${deploymentId} (${errorName(e)}: ${e instanceof Error ? e.message : String(e)}); it goes on without us.\n${leftRunningMessage(deploymentId, deps.region)}`,
         EXIT.needsAttention,
+        deploymentId,
       );
     }
     if (fresh) {
       info = fresh;
       let targets: TargetView[] | undefined;
-      if (perInstance) {
+      if (perInstance && !NOT_STARTED.has(info.status ?? "")) {
         try {
           targets = await poller.call("deployment targets", () => fetchTargets(deps.codedeploy, deploymentId));
         } catch (e) {
@@ -209,7 +230,7 @@ export async function watchDeployment(
       for (const line of tracker.update(targets ?? [], info.deploymentOverview)) say(deps.out, `${stamp()}${line}`);
       if (TERMINAL.has(info.status ?? "")) {
         // A terminal deployment needs its final targets for the failure report.
-        const final = targets ?? (perInstance ? await fetchTargets(deps.codedeploy, deploymentId).catch(() => []) : []);
+        const final = targets ?? (perInstance ? ((await fetchTargets(deps.codedeploy, deploymentId).catch(() => undefined)) ?? []) : []);
         return { kind: "finished", info, targets: final };
       }
     }
@@ -252,6 +273,8 @@ export interface StepResult {
   readonly exitCode: ExitCode;
   readonly deploymentId?: string;
   readonly summary: string;
+  /** The deployment (or its rollback) that is still running when the step returns; the release keeps its lock for it. */
+  readonly leftRunning?: string;
 }
 
 /** CreateDeployment's refusals, as messages that say what to do. */
@@ -336,6 +359,7 @@ export async function confirmRollback(deps: WatchDeps, deploymentId: string, tim
   return {
     exitCode: outcome.kind === "interrupted" ? EXIT.interrupted : EXIT.needsAttention,
     deploymentId,
+    leftRunning: rollbackId,
     summary: outcome.kind === "interrupted" ? `left the rollback ${rollbackId} running` : `the rollback ${rollbackId} did not finish in time`,
   };
 }
@@ -389,12 +413,12 @@ export async function executeDeployStep(deps: WatchDeps, step: DeployStep, ctx: 
 
   if (outcome.kind === "interrupted" && outcome.action === "leave") {
     say(deps.out, "", leftRunningMessage(deploymentId, deps.region));
-    return { exitCode: EXIT.interrupted, deploymentId, summary: `left ${deploymentId} running` };
+    return { exitCode: EXIT.interrupted, deploymentId, summary: `left ${deploymentId} running`, leftRunning: deploymentId };
   }
 
   if (outcome.kind === "timed-out" && ctx.onTimeout === "leave") {
     say(deps.out, "", `timed out after ${formatDuration(ctx.timeoutMs / 1000)} (--on-timeout leave):`, leftRunningMessage(deploymentId, deps.region));
-    return { exitCode: EXIT.needsAttention, deploymentId, summary: `timed out; left ${deploymentId} running` };
+    return { exitCode: EXIT.needsAttention, deploymentId, summary: `timed out; left ${deploymentId} running`, leftRunning: deploymentId };
   }
 
   // Timed out (--on-timeout rollback) or the user chose to stop: stop with rollback, confirm it.

@@ -24,6 +24,8 @@ export class ReleaseError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCode = EXIT.refused,
+    /** The deployment that goes on without us (the release keeps its lock for it). */
+    readonly leftRunning?: string,
   ) {
     super(message);
     this.name = "ReleaseError";

@@ -1,7 +1,9 @@
 /**
  * `release`, start to end, over handed-in clients: validate and bundle the revision (offline),
  * read what is deployed, plan with the strategy, print the estimate, then (unless --dry-run)
- * take the lock, upload, run the plan's steps and release the lock.
+ * take the lock, upload, run the plan's steps and release the lock — unless a deployment is
+ * left running (Ctrl-C in CI, --on-timeout leave, lost contact): then the lock stays, naming
+ * that deployment, so that `npm run deploy` does not replace instances under it.
  */
 import { relative } from "node:path";
 import type { SSMClient } from "@aws-sdk/client-ssm";
@@ -12,11 +14,11 @@ import type { STSClient } from "@aws-sdk/client-sts";
 import { stackName, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
 import { formatProblems, validateAppSpec } from "../appspec";
 import type { FileExistsBehavior, ReleaseOptions } from "./args";
-import { createBundle, findUploaded, uploadBundle, type Bundle } from "./bundle";
+import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "./bundle";
 import { executeDeployStep, say, type Clock, type Interrupts, type Output, type PollPolicy, type Prompt, type StepResult } from "./deploy-watch";
 import { EXIT, ReleaseError, type ExitCode } from "./errors";
 import { defaultTimeoutMinutes, formatDuration, formatEstimate, hookTime, type HookTime } from "./estimate";
-import { acquireLock, forceUnlock } from "./lock";
+import { acquireLock, forceUnlock, forceUnlockCommand, type ReleaseLock } from "./lock";
 import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "./revision";
 import { callerIdentity, readFleet, readLiveColor, readPublishedStack, refuseDuringInstanceRefresh, type FleetState } from "./stack";
 import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
@@ -44,6 +46,8 @@ export interface ReleaseDeps extends ReleaseClients {
   readonly whoami: { readonly user: string; readonly host: string };
   readonly newLockId: () => string;
   readonly poll?: Partial<PollPolicy>;
+  /** How the bundle's source date is found. @default - SOURCE_DATE_EPOCH, else git, else the files' mtimes */
+  readonly bundle?: BundleOptions;
 }
 
 /** What `release` needs from config/<env>.yaml: only what must be known before AWS is reached. */
@@ -62,11 +66,18 @@ function shown(dir: string): string {
   return rel && !rel.startsWith("..") ? rel : dir;
 }
 
-/** Offline: validates the appspec (nothing else runs if it is invalid) and bundles the folder. */
-export async function prepareRevision(options: ReleaseOptions, out: Output): Promise<PreparedRevision> {
+/**
+ * Offline: validates the appspec (nothing else runs if it is invalid) and bundles the folder.
+ * Refuses a --file-exists-behavior that the appspec's file_exists_behavior would override.
+ */
+export async function prepareRevision(options: ReleaseOptions, out: Output, bundleOptions: BundleOptions = {}): Promise<PreparedRevision> {
+  const flag = options.fileExistsBehavior;
   if (options.github !== undefined) {
     const github = parseGitHubRevision(options.github);
     say(out, `revision: GitHub ${github.repository} at ${github.commitId}`, "  (the appspec of a GitHub revision is not validated here, and its hook timeouts are not in the estimate)");
+    if (flag) {
+      say(out, `! --file-exists-behavior ${flag.toLowerCase()}: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag`);
+    }
     return { type: "github", github };
   }
   const dir = options.revisionDir;
@@ -75,13 +86,22 @@ export async function prepareRevision(options: ReleaseOptions, out: Output): Pro
     const file = shown(result.file ?? `${dir}/appspec.yml`);
     throw new ReleaseError(`the revision in ${shown(dir)} is not valid; nothing was changed:\n${formatProblems(file, result.problems)}`);
   }
+  const fromSpec = result.spec.fileExistsBehavior;
+  if (flag && fromSpec && flag !== fromSpec) {
+    const where = `${shown(result.file ?? `${dir}/appspec.yml`)}:${result.spec.fileExistsBehaviorLine ?? 0}`;
+    throw new ReleaseError(
+      `--file-exists-behavior ${flag.toLowerCase()} would be ignored: ${where} sets file_exists_behavior: ${fromSpec}, and CodeDeploy lets the appspec's value win over the flag. ` +
+        `Drop the flag to release with ${fromSpec}, or change file_exists_behavior in the appspec (remove it to let the flag decide); nothing was changed`,
+    );
+  }
   const hooks = hookTime(result.spec.hooks);
-  const bundle = await createBundle(dir);
+  const bundle = await createBundle(dir, bundleOptions);
   const files = bundle.entries.filter((e) => e.type !== "directory").length;
   say(
     out,
     `revision: ${shown(dir)}/ — appspec valid, ${hooks.scripts} hook script${hooks.scripts === 1 ? "" : "s"}; ` +
-      `bundle of ${files} file${files === 1 ? "" : "s"}, ${(bundle.tgz.length / 1024).toFixed(1)} KiB, sha256 ${bundle.sha256.slice(0, 12)}…`,
+      `bundle of ${files} file${files === 1 ? "" : "s"}, ${(bundle.tgz.length / 1024).toFixed(1)} KiB, sha256 ${bundle.sha256.slice(0, 12)}…, ` +
+      `files dated ${new Date(bundle.sourceDate.seconds * 1000).toISOString().replace(".000Z", "Z")} (${bundle.sourceDate.from})`,
   );
   return { type: "s3", dir, bundle, hooks, fileExistsBehavior: result.spec.fileExistsBehavior };
 }
@@ -122,7 +142,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
 
   // 1. Offline: flags, strategy, revision. A mistake here costs no AWS call.
   const strategyKey = options.strategy === undefined ? undefined : checkStrategyAgainstConfig(options.strategy, env.name, env.customMinimumHealthyHosts);
-  const revision = options.forceUnlock ? undefined : await prepareRevision(options, out);
+  const revision = options.forceUnlock ? undefined : await prepareRevision(options, out, deps.bundle);
 
   // 2. Who, and what is deployed.
   const caller = await callerIdentity(deps.sts, env.region);
@@ -166,7 +186,8 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   }
 
   // 4. Lock, upload, run the steps, unlock. Ctrl-C is held from before the lock is requested,
-  //    so the lock is never left behind by an interrupt.
+  //    so the lock is never left behind by an interrupt — only kept on purpose, for a
+  //    deployment that goes on without us.
   const released = async (): Promise<ExitCode> => {
     const lock = await acquireLock(
       deps.ssm,
@@ -174,17 +195,42 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       { id: deps.newLockId(), user: `${deps.whoami.user} (${caller})`, host: deps.whoami.host, startedAt: new Date(deps.clock.now()).toISOString(), strategy: plan.strategy },
       { codedeploy: deps.codedeploy, nowMs: deps.clock.now() },
     );
+    let created: string | undefined;
+    let leftRunning: string | undefined;
     try {
-      return await underLock((patch) => lock.update(patch));
+      const result = await underLock(async (patch) => {
+        created = patch.deploymentId ?? created;
+        await lock.update(patch);
+      });
+      leftRunning = result.leftRunning;
+      return result.exitCode;
+    } catch (e) {
+      // A refusal names what it left running; anything else after CreateDeployment may have
+      // left the deployment running: keep the lock (a stale one is easy to spot and remove).
+      leftRunning = e instanceof ReleaseError ? e.leftRunning : created;
+      throw e;
     } finally {
-      const warning = await lock.release().catch(
-        (e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): npm run release -- --env ${env.name} --force-unlock`,
-      );
-      if (warning) say(out, `! ${warning}`);
+      if (leftRunning) await keepLock(lock, leftRunning);
+      else {
+        const warning = await lock.release().catch(
+          (e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): ${forceUnlockCommand(env.name)}`,
+        );
+        if (warning) say(out, `! ${warning}`);
+      }
     }
   };
 
-  const underLock = async (record: (patch: { revision?: string; deploymentId?: string }) => Promise<void>): Promise<ExitCode> => {
+  const keepLock = async (lock: ReleaseLock, deploymentId: string): Promise<void> => {
+    const warning = await lock.keep(deploymentId).catch((e: unknown) => `could not record ${deploymentId} in the release lock (${e instanceof Error ? e.message : String(e)})`);
+    say(
+      out,
+      `! kept the release lock of ${env.name}: deployment ${deploymentId} is still running, and npm run deploy (an instance refresh) or another release must not start under it.`,
+      `  Both are refused until it ends; after that they find the lock stale. Remove it then: ${forceUnlockCommand(env.name)}`,
+    );
+    if (warning) say(out, `! ${warning}`);
+  };
+
+  const underLock = async (record: (patch: { revision?: string; deploymentId?: string }) => Promise<void>): Promise<StepResult> => {
     let source: RevisionSource;
     if (revision.type === "s3") {
       const s3 = await uploadBundle(deps.s3, stack.revisionBucket, revision.bundle);
@@ -217,7 +263,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     }
     say(out, "", result.summary);
     if (result.exitCode === EXIT.released) say(out, `site: ${stack.siteUrl}`);
-    return result.exitCode;
+    return result;
   };
 
   return deps.interrupts ? deps.interrupts.hold(released) : released();
