@@ -11,7 +11,7 @@ import { mockClient } from "aws-sdk-client-mock";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadEnvironment } from "../../config/load";
-import { deployCommand, formatDeployResult, type DeployDeps, type DeployOptions } from "../../scripts/lib/ami-deploy";
+import { deployCommand, formatDeployResult, idleColorNote, type DeployDeps, type DeployOptions } from "../../scripts/lib/ami-deploy";
 import { describeProgress, refreshesStartedByDeploy, waitForRefreshes, type WatchedRefresh } from "../../scripts/lib/instance-refresh";
 import { DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir, type FakeCall } from "../packer/fake-packer";
 
@@ -168,6 +168,8 @@ describe("npm run deploy on a deployed stack", () => {
     expect(logged.filter((l) => l.includes("InProgress 50%"))).toHaveLength(1);
     expect(result.ok).toBe(true);
     expect(result.ami).toMatchObject({ amiId: DEFAULT_AMI, initial: [] });
+    // AND the summary says the live fleet still runs its previous AMI
+    expect(formatDeployResult(result).join("\n")).toContain(`note: ${DEFAULT_AMI} went to green, the idle color; the live color blue still runs its previous AMI.`);
     expect(formatDeployResult(result)).toContain("webfleet-dev deployed.");
   });
 
@@ -283,9 +285,11 @@ describe("npm run deploy on a deployed stack", () => {
       ...runner.build,
       during: () => world.params.set("/webfleet/dev/release-lock", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
     };
-    // WHEN deploy runs THEN the new AMI is published for a later deploy, but cdktf deploy does not run
+    // WHEN deploy runs THEN nothing is published (a later deploy would roll it out under the
+    // release) and cdktf deploy does not run
     await expect(deployCommand(deps(), options())).rejects.toThrow(/a release of dev is running \(bob on host ci/);
-    expect(world.params.get("/webfleet/dev/ami/green")).toBe(DEFAULT_AMI);
+    expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
+    expect(world.params.get("/webfleet/dev/ami/green")).toBe("ami-0ffffffffffffffff");
     expect(cdktfCalls()).toHaveLength(0);
   });
 
@@ -301,6 +305,21 @@ describe("npm run deploy on a deployed stack", () => {
       return 0;
     };
     await expect(deployCommand(deps(), options({ skipAmi: true }))).rejects.toThrow(/\/webfleet\/dev\/stack names no Auto Scaling groups/);
+  });
+});
+
+describe("where the new AMI runs", () => {
+  it("is said plainly when it went to the idle color only", () => {
+    expect(idleColorNote("dev", "ami-1", ["green"], "blue")).toBe(
+      "note: ami-1 went to green, the idle color; the live color blue still runs its previous AMI. To roll the live fleet onto a new AMI now: npm run deploy -- --env dev --color blue",
+    );
+  });
+
+  test.each([
+    [["blue"], "blue"],
+    [["blue", "green"], undefined],
+  ] as const)("needs no note when %j got it (live: %s)", (colors, live) => {
+    expect(idleColorNote("dev", "ami-1", colors, live)).toBeUndefined();
   });
 });
 

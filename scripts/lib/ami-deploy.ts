@@ -69,6 +69,8 @@ export interface DeployResult {
   readonly ami: { readonly amiId: string; readonly published: readonly Published[]; readonly initial: readonly Color[] } | null;
   readonly refreshes: readonly RefreshOutcome[];
   readonly ok: boolean;
+  /** Set when the new AMI went to the idle color only: the live fleet still runs the old one. */
+  readonly idleNote?: string;
   readonly plan?: readonly string[];
   readonly problems?: readonly string[];
 }
@@ -206,6 +208,7 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
 
   // 1. The AMI.
   let ami: DeployResult["ami"] = null;
+  let idleNote: string | undefined;
   const cdktfEnv: Record<string, string> = {};
   if (packer) {
     const targets = await planAmiTargets(deps.ssm, env, options.color);
@@ -216,6 +219,9 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
       const image = await buildImage(deps, env, packer, variablesFor(env, commit, opts));
       const amiId = amiInRegion(image, env.region);
       deps.log(`built ${image.name ?? "the AMI"}: ${amiId} in ${env.region}`);
+      // A release may have started during the (long) build: look again before anything is
+      // written, or the next deploy, by anyone, would roll the new AMI out under it.
+      await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
       const published: Published[] = [];
       for (const c of targets.publish) {
         const p = await publishAmi(deps.ssm, env, c, amiId);
@@ -227,12 +233,11 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
         deps.log(`${releaseParameters(env.name).ami(c)} does not exist yet: the stack creates it with ${amiId} (${initialAmiEnvVar(c)})`);
       }
       ami = { amiId, published, initial: targets.initial };
+      idleNote = idleColorNote(env.name, amiId, [...targets.publish, ...targets.initial], targets.liveColor);
     }
   }
 
-  // 2. The deploy. Refreshes that exist before it are not this deploy's. A release may have
-  //    started during the (long) AMI build: look again.
-  if (packer) await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
+  // 2. The deploy. Refreshes that exist before it are not this deploy's.
   const before = fleetGroups(await readPublishedStack(deps.ssm, env.name));
   const known = await snapshotRefreshIds(deps.autoScaling, [...before.values()]);
   const startedAt = new Date(deps.now());
@@ -259,12 +264,13 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
       knownIds: known.get(groupName),
       startedAt,
     });
-    // Newest first: the one the deploy left running.
-    if (started[0]?.InstanceRefreshId) watched.push({ label: color, groupName, refreshId: started[0].InstanceRefreshId });
+    // The newest is the one the deploy left running (the API promises no order).
+    const newest = [...started].sort((a, b) => (b.StartTime?.getTime() ?? 0) - (a.StartTime?.getTime() ?? 0))[0];
+    if (newest?.InstanceRefreshId) watched.push({ label: color, groupName, refreshId: newest.InstanceRefreshId });
   }
   if (watched.length === 0) {
     deps.log(`no instance refresh started: the launch templates did not change, or their fleets have no instances`);
-    return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, refreshes: [], ok: true };
+    return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, idleNote, refreshes: [], ok: true };
   }
   deps.log(`waiting for ${watched.length} instance refresh${watched.length > 1 ? "es" : ""}: ${watched.map((w) => `${w.label} ${w.groupName}`).join(", ")}`);
   const outcomes = await waitForRefreshes(
@@ -272,7 +278,7 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
     watched,
     { timeoutMinutes: options.timeoutMinutes, pollSeconds: options.pollSeconds },
   );
-  return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, refreshes: outcomes, ok: outcomes.every((o) => o.ok) };
+  return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, idleNote, refreshes: outcomes, ok: outcomes.every((o) => o.ok) };
 }
 
 /** The closing lines of `npm run deploy`. */
@@ -288,5 +294,18 @@ export function formatDeployResult(result: DeployResult): string[] {
     lines.push(`${o.ok ? "ok" : "FAILED"}: ${o.label} ${o.groupName} instance refresh ${o.refreshId}: ${o.status}${o.reason && !o.ok ? ` (${o.reason})` : ""}`);
   }
   lines.push(result.ok ? `${result.stack} deployed.` : `${result.stack} deployed, but an instance refresh did not succeed: see above.`);
+  if (result.idleNote) lines.push(result.idleNote);
   return lines;
+}
+
+/**
+ * The AMI goes to the idle color by default, whose fleet usually has no instances: say that the
+ * live fleet is unchanged, and how to roll it onto the new AMI.
+ */
+export function idleColorNote(env: string, amiId: string, colors: readonly Color[], liveColor: Color | undefined): string | undefined {
+  if (!liveColor || colors.includes(liveColor)) return undefined;
+  return (
+    `note: ${amiId} went to ${colors.join(", ")}, the idle color; the live color ${liveColor} still runs its previous AMI. ` +
+    `To roll the live fleet onto a new AMI now: npm run deploy -- --env ${env} --color ${liveColor}`
+  );
 }
