@@ -4,7 +4,7 @@
  * generated from). The `offline` environment (fixtures) has explicit VPC, subnet and AMI ids,
  * so its plan reads no data source and needs no AWS account.
  */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { buildApp } from "../main";
@@ -23,6 +23,13 @@ const shipped = buildApp({ outdir: join(outdir, "shipped") });
 shipped.app.synth();
 const offline = buildApp({ outdir: join(outdir, "offline"), configDir: resolve(__dirname, "fixtures/config") });
 offline.app.synth();
+// The offline environment, but blue's AMI parameter would start as stock Amazon Linux.
+const stockDir = mkdtempSync(join(tmpdir(), "webfleet-stock-"));
+writeFileSync(
+  join(stockDir, "stock.yaml"),
+  readFileSync(resolve(__dirname, "fixtures/config/offline.yaml"), "utf8").replace("blue: { id: ami-0123456789abcdef0 }", "blue: { parameter: {} }"),
+);
+buildApp({ outdir: join(outdir, "stock"), configDir: stockDir }).app.synth();
 
 const resourceCount = (dir: string) =>
   Object.values((JSON.parse(readFileSync(join(dir, "cdk.tf.json"), "utf8")).resource ?? {}) as Record<string, object>).reduce(
@@ -62,5 +69,15 @@ describeTerraform("terraform (offline, AWS provider mirror)", () => {
     const expected = resourceCount(dir);
     expect(plan.output).toContain(`Plan: ${expected} to add, 0 to change, 0 to destroy.`);
     expect(plan.output).toMatch(/# aws_autoscaling_group\.|# aws_s3_bucket\./);
+  });
+
+  it("refuses in the plan to boot a fleet with capacity from a stock image, creating nothing", async () => {
+    const ws = new Workspace(tooling, stackDirOf(join(outdir, "stock"), stackName("stock")));
+    ws.prepareOfflinePlan();
+    expect((await ws.init()).output).toContain("Terraform has been successfully initialized");
+    const plan = await ws.run(["plan", "-input=false", "-lock=false", "-detailed-exitcode"]);
+    expect(plan.code).toBe(1);
+    expect(plan.output).toContain("Resource precondition failed");
+    expect(plan.output.replace(/\s+/g, " ")).toContain("the blue fleet (desired 2) would boot a stock Amazon Linux image");
   });
 });

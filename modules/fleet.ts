@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { type ITerraformDependable, Token } from "cdktf";
+import { Fn, type ITerraformDependable, Op, Token } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
@@ -10,6 +10,9 @@ export interface FleetCapacity {
   readonly desired: number;
   readonly max: number;
 }
+
+/** AWS's public parameters of stock images: no web server, no health endpoint, no agent. */
+export const STOCK_IMAGE_PREFIX = "resolve:ssm:/aws/service/";
 
 export interface FleetProps {
   /** Prefix of the names; the fleet is `<prefix>-<color>`. */
@@ -92,6 +95,22 @@ export class Fleet extends Construct {
     }
 
     const tags = { Name: name, color: props.color, ...props.instanceTags };
+    // A fleet with instances must boot the baked web AMI: a stock image serves no /health, so
+    // the ELB health check would replace its instances in a loop. Checked at plan time, so
+    // nothing is created; an AMI parameter's value is only known then.
+    const stockImage = `the ${props.color} fleet (desired ${desired}) would boot a stock Amazon Linux image (no web server, no health endpoint, no CodeDeploy agent)`;
+    if (!Token.isUnresolved(props.amiId) && !Token.isUnresolved(desired) && desired > 0 && props.amiId.startsWith(STOCK_IMAGE_PREFIX)) {
+      throw new Error(`${stockImage}: set ami.${props.color} to the baked web AMI`);
+    }
+    const preconditions =
+      Token.isUnresolved(props.amiId) && (Token.isUnresolved(desired) || desired > 0)
+        ? [
+            {
+              condition: Op.not(Fn.startswith(props.amiId, STOCK_IMAGE_PREFIX)),
+              errorMessage: `${stockImage}. Build the web AMI first: npm run deploy -- --env <env> creates the AMI parameters with it.`,
+            },
+          ]
+        : [];
     this.launchTemplate = new LaunchTemplate(this, "template", {
       name,
       description: `webfleet ${props.color} fleet`,
@@ -124,6 +143,7 @@ export class Fleet extends Construct {
       monitoring: { enabled: true },
       tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
       tags: { color: props.color },
+      lifecycle: preconditions.length ? { precondition: preconditions } : undefined,
     });
 
     this.autoScalingGroup = new AutoscalingGroup(this, "asg", {

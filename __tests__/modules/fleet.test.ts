@@ -2,6 +2,7 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
+import { Fn, Token } from "cdktf";
 import { Fleet, type FleetProps } from "../../modules/fleet";
 import { doc, resources, synthConstruct } from "../helpers/stack";
 
@@ -86,7 +87,21 @@ describe("Fleet", () => {
     expect(group.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\.policy/)]);
   });
 
+  it("refuses at plan time to boot instances from a stock image held by a parameter", () => {
+    const out = synthConstruct((scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")) }));
+    const [lt] = resources(doc(out), "aws_launch_template") as Array<{ lifecycle?: { precondition: Array<{ condition: string; error_message: string }> } }>;
+    expect(lt.lifecycle?.precondition).toEqual([
+      {
+        condition: '${!startswith(lower("AMI"), "resolve:ssm:/aws/service/")}',
+        error_message: expect.stringContaining("the green fleet (desired 2) would boot a stock Amazon Linux image"),
+      },
+    ]);
+    const idle = synthConstruct((scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")), capacity: { min: 0, desired: 0, max: 2 } }));
+    expect(resources(doc(idle), "aws_launch_template")[0].lifecycle).toBeUndefined();
+  });
+
   test.each([
+    [{ amiId: "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }, "the green fleet (desired 2) would boot a stock Amazon Linux image"],
     [{ capacity: { min: 4, desired: 4, max: 2 } }, "green capacity: min (4) must be <= max (2)"],
     [{ capacity: { min: 1, desired: 5, max: 3 } }, "green capacity: desired (5) must be between min (1) and max (3)"],
     [{ subnetIds: ["subnet-a"] }, 'subnetIds (["subnet-a"]) must list at least 2 subnets'],
