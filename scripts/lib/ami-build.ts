@@ -9,7 +9,8 @@ import type { SSMClient } from "@aws-sdk/client-ssm";
 import { resolve } from "node:path";
 import { loadEnvironment, type EnvironmentConfig } from "../../config/load";
 import { releaseParameters, type Color } from "../../modules/names";
-import { assertNotPinned, notDeployedMessage, publishAmi, readParameter, resolveTargetColor, type Published } from "./ami-publish";
+import { assertNotPinned, notDeployedMessage, publishAmi, resolveTargetColor, type Published } from "./ami-publish";
+import { readParameter } from "./ssm";
 import { collectProblem, requireAwsCredentials, requireTool, UserError, type FoundTool, type Log, type Runner } from "./cli";
 import {
   amisByRegion,

@@ -3,30 +3,15 @@
  * launch template reads. Terraform creates the parameter (and ignores changes to its
  * value); this module only finds the target color and overwrites the value.
  */
-import { GetParameterCommand, ParameterNotFound, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { EnvironmentConfig } from "../../config/load";
 import { COLORS, otherColor, releaseParameters, stackName, type Color } from "../../modules/names";
 import { UserError } from "./cli";
+import { readParameter } from "./ssm";
 
 /** The environment variable the stack reads, only when it creates a color's AMI parameter. */
 export function initialAmiEnvVar(color: Color): string {
   return `WEBFLEET_INITIAL_AMI_${color.toUpperCase()}`;
-}
-
-export interface ParameterValue {
-  readonly value: string;
-  readonly version: number;
-}
-
-/** A parameter's value, or undefined when it does not exist. */
-export async function readParameter(ssm: SSMClient, name: string): Promise<ParameterValue | undefined> {
-  try {
-    const out = await ssm.send(new GetParameterCommand({ Name: name }));
-    return { value: out.Parameter?.Value ?? "", version: out.Parameter?.Version ?? 0 };
-  } catch (e) {
-    if (e instanceof ParameterNotFound || (e as Error).name === "ParameterNotFound") return undefined;
-    throw e;
-  }
 }
 
 /** The message for a parameter the stack has not created yet. */

@@ -8,9 +8,10 @@
  * not start an instance refresh under it. Once that deployment has ended, the lock is stale:
  * a release or deploy says so and how to remove it (--force-unlock).
  */
-import { DeleteParameterCommand, GetParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { releaseParameters } from "../../../modules/names";
+import { readParameter } from "../ssm";
 import { ReleaseError, errorName } from "./errors";
 import { formatDuration } from "./estimate";
 
@@ -42,14 +43,8 @@ function parseLock(raw: string): LockInfo | undefined {
 }
 
 export async function readLock(ssm: SSMClient, env: string): Promise<HeldLock | undefined> {
-  try {
-    const out = await ssm.send(new GetParameterCommand({ Name: releaseParameters(env).releaseLock }));
-    const raw = out.Parameter?.Value ?? "";
-    return { raw, info: parseLock(raw) };
-  } catch (e) {
-    if (errorName(e) === "ParameterNotFound") return undefined;
-    throw e;
-  }
+  const parameter = await readParameter(ssm, releaseParameters(env).releaseLock);
+  return parameter && { raw: parameter.value, info: parseLock(parameter.value) };
 }
 
 /** "alice (arn:…) on host ci-7 since 2025-05-01T10:00:00Z (12 min ago), deployment d-123 (InProgress)" */

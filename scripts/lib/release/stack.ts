@@ -3,11 +3,12 @@
  * disk: the stack's published facts (SSM `/webfleet/<env>/stack`), the live color (SSM), the
  * live fleet's size (Auto Scaling), and who is calling (STS).
  */
-import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { z } from "zod";
 import { COLORS, releaseParameters, stackName, type Color, type PublishedStack } from "../../../modules/names";
+import { readParameter } from "../ssm";
 import { ReleaseError, errorName } from "./errors";
 
 const fleetSchema = z.object({
@@ -40,15 +41,9 @@ function notDeployed(env: string, name: string): ReleaseError {
 }
 
 async function getParameter(ssm: SSMClient, env: string, name: string): Promise<string> {
-  try {
-    const out = await ssm.send(new GetParameterCommand({ Name: name }));
-    const value = out.Parameter?.Value;
-    if (value === undefined) throw notDeployed(env, name);
-    return value;
-  } catch (e) {
-    if (errorName(e) === "ParameterNotFound") throw notDeployed(env, name);
-    throw e;
-  }
+  const parameter = await readParameter(ssm, name);
+  if (parameter === undefined) throw notDeployed(env, name);
+  return parameter.value;
 }
 
 /** The stack's published facts. A missing parameter means the stack is not deployed. */
