@@ -6,10 +6,10 @@
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { buildApp } from "../main";
 import { BOOTSTRAP_STACK, stackName } from "../modules/names";
-import { detectTerraform, stackDirOf, Workspace } from "./helpers/terraform";
+import { AWS_PROVIDER_VERSION, detectTerraform, stackDirOf, Workspace } from "./helpers/terraform";
 
 const detection = detectTerraform();
 if (!detection.ok) {
@@ -50,6 +50,9 @@ describeTerraform("terraform (offline, AWS provider mirror)", () => {
     const ws = new Workspace(tooling, stackDirOf(join(outdir, "shipped"), stack));
     const init = await ws.init(["-backend=false"]);
     expect(init.output).toContain("Terraform has been successfully initialized");
+    // Linked straight from the read-only mirror: no workspace can pull another's provider away.
+    const linked = ws.providerLinks().map((target) => relative(tooling.mirror, target));
+    expect(linked).toEqual([expect.stringMatching(new RegExp(`^registry\\.terraform\\.io/hashicorp/aws/${AWS_PROVIDER_VERSION.replaceAll(".", "\\.")}/\\w+$`))]);
     const validate = await ws.run(["validate"]);
     expect(validate.output).toContain("Success! The configuration is valid.");
   });

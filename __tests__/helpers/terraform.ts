@@ -5,9 +5,9 @@
  * override what is found.
  */
 import { execFile, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { homedir, tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve as resolvePath } from "node:path";
 import { promisify } from "node:util";
 
 const run = promisify(execFile);
@@ -74,11 +74,13 @@ export function detectTerraform(): Detection {
   }
   const scratch = mkdtempSync(join(tmpdir(), "webfleet-tf-"));
   const cliConfig = join(scratch, "terraform.rc");
-  // The plugin cache makes every init after the first a symlink instead of a 700 MB copy.
+  // No plugin_cache_dir: from an unpacked mirror, init links each workspace straight to the
+  // mirror (no copy), and a shared cache would be shared mutable state. Without a lock file
+  // every init re-installs the cache entry (remove, then link), so a validate running in
+  // another workspace could find its provider folder gone ("could not read package directory").
   writeFileSync(
     cliConfig,
-    `plugin_cache_dir = "${join(scratch, "plugin-cache")}"
-provider_installation {
+    `provider_installation {
   filesystem_mirror {
     path    = "${mirror}"
     include = ["registry.terraform.io/hashicorp/aws"]
@@ -89,7 +91,6 @@ provider_installation {
 }
 `,
   );
-  execFileSync("mkdir", ["-p", join(scratch, "plugin-cache")]);
   return { ok: true, tooling: { terraform, mirror, cliConfig } };
 }
 
@@ -128,13 +129,14 @@ export class Workspace {
     writeFileSync(file, JSON.stringify(json, null, 2));
   }
 
-  /** Inits one at a time: concurrent inits race to fill the shared plugin cache. */
-  private static initQueue: Promise<unknown> = Promise.resolve();
-
   async init(args: string[] = []): Promise<TerraformResult> {
-    const result = Workspace.initQueue.then(() => this.run(["init", "-input=false", ...args]));
-    Workspace.initQueue = result.catch(() => undefined);
-    return result;
+    return this.run(["init", "-input=false", ...args]);
+  }
+
+  /** What init linked the AWS provider to, one hop: the read-only mirror, never a shared cache. */
+  providerLinks(): string[] {
+    const dir = join(this.dir, ".terraform", "providers", "registry.terraform.io", "hashicorp", "aws", AWS_PROVIDER_VERSION);
+    return readdirSync(dir).map((platform) => resolvePath(dir, readlinkSync(join(dir, platform))));
   }
 
   async run(args: string[]): Promise<TerraformResult> {
