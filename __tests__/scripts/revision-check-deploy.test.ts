@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import { $ } from "zx";
-import { validateAppSpec, type AppSpec } from "../../scripts/lib/appspec";
+import { SCRIPT_LIFECYCLE_EVENTS, validateAppSpec, type AppSpec } from "../../scripts/lib/appspec";
 import { deployLocally, installFiles, localDeploymentEnv, uninstallFiles, type LocalDeployment } from "../../scripts/lib/revision-deploy";
 
 const FIXTURES = resolve(__dirname, "../fixtures/revisions");
@@ -53,17 +53,8 @@ describe("a local deployment", () => {
     const first = await deploy("lifecycle", root);
     const second = await deploy("lifecycle", root, first.result.deployment);
     expect(second.result.failure).toBeUndefined();
-    expect(second.result.hooks.map((h) => h.event)).toEqual([
-      "BeforeBlockTraffic",
-      "AfterBlockTraffic",
-      "ApplicationStop",
-      "BeforeInstall",
-      "AfterInstall",
-      "ApplicationStart",
-      "ValidateService",
-      "BeforeAllowTraffic",
-      "AfterAllowTraffic",
-    ]);
+    // The order itself is pinned in appspec.test.ts.
+    expect(second.result.hooks.map((h) => h.event)).toEqual([...SCRIPT_LIFECYCLE_EVENTS]);
     const [older, newer] = [first.deploymentEnv.DEPLOYMENT_ID, second.deploymentEnv.DEPLOYMENT_ID];
     expect(second.result.hooks.map((h) => h.scriptFrom)).toEqual([older, older, older, newer, newer, newer, newer, newer, newer]);
     expect(new Set(second.result.hooks.map((h) => h.deployment))).toEqual(new Set([newer]));
