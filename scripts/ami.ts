@@ -7,7 +7,7 @@
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { COLORS } from "../modules/names";
-import { amiCommand, formatAmiResult } from "./lib/ami-build";
+import { amiCommand, formatAmiResult } from "./lib/image/build";
 import { interruptSignal, listOption, oneOf, parseOptions, runMain, usage, UserError, zxRunner, type OptionSpecs } from "./lib/cli";
 
 const OPTIONS = {

@@ -11,7 +11,7 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { setTimeout as sleep } from "node:timers/promises";
 import { COLORS } from "../modules/names";
-import { deployCommand, formatDeployResult } from "./lib/ami-deploy";
+import { deployCommand, formatDeployResult } from "./lib/deploy/deploy";
 import { interruptSignal, listOption, oneOf, parseOptions, runMain, usage, UserError, zxRunner, type OptionSpecs } from "./lib/cli";
 
 const OPTIONS = {

@@ -15,11 +15,11 @@ import { S3Client } from "@aws-sdk/client-s3";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { ConfigError, loadEnvironment } from "../config/load";
-import { USAGE, parseReleaseArgs } from "./lib/release/args";
+import { USAGE, parseReleaseArgs } from "./lib/release/options";
 import type { Prompt, Signal } from "./lib/release/deploy-watch";
 import { EXIT, ReleaseError } from "./lib/release/errors";
 import { runRelease, type ReleaseInterrupts } from "./lib/release/flow";
-import { explainAwsAccessError } from "./lib/release/stack";
+import { explainAwsAccessError } from "./lib/aws/environment";
 
 /**
  * Ctrl-C / SIGTERM. Before the lock is taken nothing needs cleaning up: exit at once. While it

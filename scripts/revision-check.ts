@@ -9,8 +9,8 @@
 import { basename, join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { $ } from "zx";
-import { MissingToolsError } from "./lib/revision-apache";
-import { checkRevision } from "./lib/revision-check";
+import { MissingToolsError } from "./lib/revision/apache";
+import { checkRevision } from "./lib/revision/check";
 
 const REPO_ROOT = resolve(__dirname, "..");
 

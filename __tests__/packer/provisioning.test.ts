@@ -9,8 +9,8 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
-import { PACKER_DIR } from "../../scripts/lib/packer";
-import { removeTempDirs, tempDir as makeTempDir } from "./fake-packer";
+import { PACKER_DIR } from "../../scripts/lib/image/packer";
+import { removeTempDirs, tempDir as makeTempDir } from "../helpers/fake-packer";
 
 const SCRIPTS = join(PACKER_DIR, "scripts");
 const script = (name: string) => join(SCRIPTS, name);

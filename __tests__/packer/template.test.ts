@@ -7,7 +7,7 @@ import { parse } from "@cdktf/hcl2json";
 import { execFileSync, spawnSync } from "node:child_process";
 import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
-import { PACKER_DIR, packerVariables } from "../../scripts/lib/packer";
+import { PACKER_DIR, packerVariables } from "../../scripts/lib/image/packer";
 
 type Json = Record<string, unknown>;
 type Block = Record<string, unknown>;

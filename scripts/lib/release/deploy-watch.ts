@@ -18,7 +18,7 @@ import { EXIT, ReleaseError, errorName, isThrottling, isTransient, type ExitCode
 import { formatDuration } from "./estimate";
 import { INTERRUPT_QUESTION, interruptAction, leftRunningMessage } from "./interrupt";
 import { ProgressTracker, formatFailures, toTargetView, type TargetView } from "./progress";
-import type { FileExistsBehavior, OnTimeout } from "./args";
+import type { FileExistsBehavior, OnTimeout } from "./options";
 import type { DeployStep } from "./strategies";
 
 export interface Clock {

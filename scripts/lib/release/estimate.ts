@@ -13,7 +13,7 @@
  * Batches run one after the other, so duration ≈ start + batches × per-batch time.
  */
 import type { PublishedTimings } from "../../../modules/names";
-import { DEFAULT_SCRIPT_TIMEOUT_SECONDS, SCRIPT_LIFECYCLE_EVENTS } from "../appspec";
+import { DEFAULT_SCRIPT_TIMEOUT_SECONDS, SCRIPT_LIFECYCLE_EVENTS } from "../revision/appspec";
 
 export { DEFAULT_SCRIPT_TIMEOUT_SECONDS };
 

@@ -12,15 +12,15 @@ import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import type { STSClient } from "@aws-sdk/client-sts";
 import { stackName, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
-import { formatProblems, validateAppSpec } from "../appspec";
-import type { FileExistsBehavior, ReleaseOptions } from "./args";
-import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "./bundle";
+import { formatProblems, validateAppSpec } from "../revision/appspec";
+import type { FileExistsBehavior, ReleaseOptions } from "./options";
+import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "../revision/bundle";
 import { executeDeployStep, say, type Clock, type Interrupts, type Output, type PollPolicy, type Prompt, type StepResult } from "./deploy-watch";
 import { EXIT, ReleaseError, type ExitCode } from "./errors";
 import { defaultTimeoutMinutes, formatDuration, formatEstimate, hookTime, type HookTime } from "./estimate";
 import { acquireLock, forceUnlock, forceUnlockCommand, type ReleaseLock } from "./lock";
-import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "./revision";
-import { callerIdentity, readFleet, readLiveColor, readPublishedStack, refuseDuringInstanceRefresh, type FleetState } from "./stack";
+import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "../revision/source";
+import { callerIdentity, readFleet, readLiveColor, readPublishedStack, refuseDuringInstanceRefresh, type FleetState } from "../aws/environment";
 import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
 
 export interface ReleaseClients {

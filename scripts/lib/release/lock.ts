@@ -11,7 +11,7 @@
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { releaseParameters } from "../../../modules/names";
-import { readParameter } from "../ssm";
+import { readParameter } from "../aws/ssm";
 import { ReleaseError, errorName } from "./errors";
 import { formatDuration } from "./estimate";
 

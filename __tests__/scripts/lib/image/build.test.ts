@@ -1,0 +1,348 @@
+/**
+ * `npm run ami` end to end, with a fake Packer (FakeRunner) and mocked SSM/STS
+ * (aws-sdk-client-mock: the SDK's own request code, no network).
+ */
+import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
+import { mockClient } from "aws-sdk-client-mock";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ConfigError, loadEnvironment } from "../../../../config/load";
+import { amiCommand, formatAmiResult, type AmiDeps, type AmiOptions } from "../../../../scripts/lib/image/build";
+import { UserError } from "../../../../scripts/lib/cli";
+import { PackerBuildError } from "../../../../scripts/lib/image/packer";
+import { appendToManifest, DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir } from "../../../helpers/fake-packer";
+
+const ssmMock = mockClient(SSMClient);
+const stsMock = mockClient(STSClient);
+const configDir = tempConfigDir();
+afterAll(removeTempDirs);
+
+function notFound(): ParameterNotFound {
+  return new ParameterNotFound({ message: "Parameter not found", $metadata: {} });
+}
+
+/** SSM as a deployed dev stack has it: `live` serving, both AMI parameters present. */
+function givenDeployedStack(live: "blue" | "green" | null = "blue", existing: string[] = ["/webfleet/dev/ami/blue", "/webfleet/dev/ami/green"]) {
+  ssmMock.on(GetParameterCommand).rejects(notFound());
+  if (live) ssmMock.on(GetParameterCommand, { Name: "/webfleet/dev/live-color" }).resolves({ Parameter: { Value: live, Version: 3 } });
+  for (const name of existing) ssmMock.on(GetParameterCommand, { Name: name }).resolves({ Parameter: { Value: "ami-0ffffffffffffffff", Version: 7 } });
+  ssmMock.on(PutParameterCommand).resolves({ Version: 8 });
+}
+
+let runner: FakeRunner;
+let packerDir: string;
+let logged: string[];
+
+function deps(overrides: Partial<AmiDeps> = {}): AmiDeps {
+  return {
+    runner,
+    ssm: new SSMClient({ region: "us-east-1" }),
+    sts: new STSClient({ region: "us-east-1" }),
+    log: (line) => logged.push(line),
+    packerDir,
+    repoRoot: "/repo",
+    loadEnvironment: (name) => loadEnvironment(name, configDir),
+    ...overrides,
+  };
+}
+
+const options = (o: Partial<AmiOptions> = {}): AmiOptions => ({ env: "dev", publish: true, dryRun: false, ...o });
+
+const puts = () => ssmMock.commandCalls(PutParameterCommand);
+
+beforeEach(() => {
+  ssmMock.reset();
+  stsMock.reset();
+  stsMock.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/dev" });
+  runner = new FakeRunner();
+  runner.build = { artifactId: `us-east-1:${DEFAULT_AMI}` };
+  packerDir = tempPackerDir();
+  logged = [];
+});
+
+describe("npm run ami", () => {
+  it("builds the AMI and publishes its id to the idle color's parameter", async () => {
+    // GIVEN blue serves traffic
+    givenDeployedStack("blue");
+    // WHEN the AMI is built
+    const result = await amiCommand(deps(), options());
+    // THEN the id goes to green, as a plain String parameter overwritten in place
+    expect(puts()).toHaveLength(1);
+    expect(puts()[0].args[0].input).toEqual({
+      Name: "/webfleet/dev/ami/green",
+      Value: DEFAULT_AMI,
+      Type: "String",
+      DataType: "text",
+      Overwrite: true,
+    });
+    // AND the result says what was built and where it went
+    expect(result).toMatchObject({
+      environment: "dev",
+      region: "us-east-1",
+      architecture: "x86_64",
+      dryRun: false,
+      name: "webfleet-dev-al2023-x86_64-20250101-120000",
+      amis: { "us-east-1": DEFAULT_AMI },
+      sourceAmi: "ami-0aaaaaaaaaaaaaaaa",
+      gitCommit: runner.gitHead,
+      parameter: { name: "/webfleet/dev/ami/green", color: "green", region: "us-east-1", written: true, version: 8, previousValue: "ami-0ffffffffffffffff" },
+    });
+    expect(result.packerRunUuid).toMatch(/^run-/);
+    expect(formatAmiResult(result).join("\n")).toContain("npm run deploy -- --env dev --skip-ami");
+  });
+
+  it("publishes to the color named with --color without reading the live color", async () => {
+    givenDeployedStack("blue");
+    await amiCommand(deps(), options({ color: "blue" }));
+    expect(puts()[0].args[0].input.Name).toBe("/webfleet/dev/ami/blue");
+    expect(ssmMock.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name)).not.toContain("/webfleet/dev/live-color");
+  });
+
+  it("runs init, validate and build in the packer folder, with the environment's variables", async () => {
+    givenDeployedStack("green");
+    runner.gitDirty = true;
+    await amiCommand(deps(), options({ copyToRegions: [] }));
+    const packerCalls = runner.callsOf("packer").filter((c) => c.args[0] !== "version");
+    expect(packerCalls.map((c) => c.args[0])).toEqual(["init", "validate", "build"]);
+    expect(packerCalls.every((c) => c.options.cwd === packerDir)).toBe(true);
+    const build = packerCalls[2].args;
+    expect(build).toEqual(expect.arrayContaining(["-machine-readable", "environment=dev", "region=us-east-1", "architecture=x86_64", `git_commit=${runner.gitHead}-dirty`]));
+  });
+
+  it("streams the build's messages as progress while it runs", async () => {
+    givenDeployedStack("blue");
+    await amiCommand(deps(), options());
+    expect(logged).toEqual(expect.arrayContaining(["  ==> webfleet.amazon-ebs.al2023: Provisioning with shell script: ./scripts/install-web.sh"]));
+    expect(logged.some((l) => l.startsWith("packer build (dev, us-east-1, x86_64)"))).toBe(true);
+  });
+
+  it("builds an arm64 image in the environment's region when the environment is Graviton", async () => {
+    ssmMock.on(GetParameterCommand).rejects(notFound());
+    runner.build = { artifactId: `eu-west-1:${DEFAULT_AMI}` };
+    const result = await amiCommand(deps(), options({ env: "graviton", publish: false }));
+    expect(runner.callsOf("packer", "build")[0].args).toEqual(expect.arrayContaining(["architecture=arm64", "region=eu-west-1"]));
+    expect(result.amis).toEqual({ "eu-west-1": DEFAULT_AMI });
+  });
+
+  it("with --no-publish builds and reports the AMI but touches no parameter", async () => {
+    const result = await amiCommand(deps(), options({ publish: false }));
+    expect(result.amis).toEqual({ "us-east-1": DEFAULT_AMI });
+    expect(result.parameter).toBeNull();
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(formatAmiResult(result).join("\n")).toContain("not published (--no-publish)");
+  });
+
+  it("copies to more regions and publishes the build region's AMI", async () => {
+    // GIVEN a build copied to eu-west-1
+    givenDeployedStack("blue");
+    runner.build = { artifactId: "eu-west-1:ami-0fedcba9876543210,us-east-1:ami-0123456789abcdef0" };
+    // WHEN it runs with --copy-to
+    const result = await amiCommand(deps(), options({ copyToRegions: ["eu-west-1"] }));
+    // THEN the template gets the list, every region's AMI is reported, and the stack's region is published
+    expect(runner.callsOf("packer", "build")[0].args).toContain('ami_regions=["eu-west-1"]');
+    expect(result.amis).toEqual({ "eu-west-1": "ami-0fedcba9876543210", "us-east-1": "ami-0123456789abcdef0" });
+    expect(puts()[0].args[0].input.Value).toBe("ami-0123456789abcdef0");
+  });
+
+  it("rejects a --copy-to value that is not a region before doing anything", async () => {
+    await expect(amiCommand(deps(), options({ copyToRegions: ["europe"] }))).rejects.toThrow("--copy-to europe: not AWS regions");
+    expect(runner.calls).toHaveLength(0);
+  });
+
+  it("takes this run's AMI from a manifest that holds earlier runs", async () => {
+    // GIVEN a manifest with two earlier builds
+    appendToManifest(join(packerDir, "manifest.json"), "old-1", "us-east-1:ami-01111111111111111");
+    appendToManifest(join(packerDir, "manifest.json"), "old-2", "us-east-1:ami-02222222222222222");
+    givenDeployedStack("blue");
+    // WHEN a new build appends its run
+    const result = await amiCommand(deps(), options());
+    // THEN the new run's AMI is the one published
+    expect(result.amis["us-east-1"]).toBe(DEFAULT_AMI);
+    expect(puts()[0].args[0].input.Value).toBe(DEFAULT_AMI);
+  });
+});
+
+describe("npm run ami refuses, before building, when", () => {
+  it("the color's AMI is pinned in the environment file", async () => {
+    ssmMock.on(GetParameterCommand).rejects(notFound());
+    const run = amiCommand(deps(), options({ env: "pinned", color: "blue" }));
+    await expect(run).rejects.toThrow(/ami.blue is pinned to ami-0bbbbbbbbbbbbbbbb in .*pinned.yaml/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("the idle color is pinned", async () => {
+    // GIVEN green is live in the pinned environment, so blue (pinned) is idle
+    ssmMock.on(GetParameterCommand).rejects(notFound());
+    ssmMock.on(GetParameterCommand, { Name: "/webfleet/pinned/live-color" }).resolves({ Parameter: { Value: "green", Version: 1 } });
+    await expect(amiCommand(deps(), options({ env: "pinned" }))).rejects.toThrow(/pinned .*--color green/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("the stack is not deployed: the color's parameter does not exist", async () => {
+    givenDeployedStack("blue", ["/webfleet/dev/ami/blue"]);
+    const run = amiCommand(deps(), options());
+    await expect(run).rejects.toThrow(/\/webfleet\/dev\/ami\/green does not exist.*npm run deploy -- --env dev`: it builds the AMI and creates the parameters with it \(a bare `npx cdktf deploy` would start the fleets on stock Amazon Linux/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("the live color cannot be read", async () => {
+    givenDeployedStack(null);
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/\/webfleet\/dev\/live-color does not exist.*--color blue\|green/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("packer is not on PATH", async () => {
+    runner.paths.packer = undefined;
+    await expect(amiCommand(deps(), options())).rejects.toThrow("packer not found on PATH: install Packer >= 1.10");
+    expect(runner.callsOf("packer")).toHaveLength(0);
+    expect(ssmMock.calls()).toHaveLength(0);
+  });
+
+  it("packer is older than 1.10", async () => {
+    runner.packerVersionOutput = "Packer v1.6.6\n";
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/packer 1\.6\.6 \(\/usr\/local\/bin\/packer\) is too old: the template uses required_plugins.*install Packer >= 1.10/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("--session-manager is asked for without the Session Manager plugin", async () => {
+    runner.paths["session-manager-plugin"] = undefined;
+    await expect(amiCommand(deps(), options({ sessionManager: true }))).rejects.toThrow("session-manager-plugin not found on PATH: install the Session Manager plugin");
+  });
+
+  it("there are no AWS credentials", async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/no AWS credentials found: set AWS_PROFILE/);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("the environment is unknown", async () => {
+    const run = amiCommand(deps(), options({ env: "nope" }));
+    await expect(run).rejects.toThrow(ConfigError);
+    await expect(amiCommand(deps(), options({ env: "nope" }))).rejects.toThrow(/unknown environment 'nope'.*valid environments: dev, graviton, pinned/);
+  });
+});
+
+describe("npm run ami publishes nothing when the build", () => {
+  beforeEach(() => givenDeployedStack("blue"));
+
+  it("fails, and says why", async () => {
+    // GIVEN packer build exits 1 after a provisioning script failed
+    runner.build = {
+      exitCode: 1,
+      lines: [
+        "1700000000,,ui,say,==> webfleet.amazon-ebs.al2023: Provisioning with shell script: ./scripts/install-web.sh",
+        "1700000100,,ui,error,Build 'webfleet.amazon-ebs.al2023' errored after 2 minutes: Script exited with non-zero exit status: 1.Allowed exit codes are: [0]",
+      ],
+    };
+    // WHEN the AMI command runs
+    const run = amiCommand(deps(), options());
+    // THEN it fails with Packer's error and publishes nothing
+    await expect(run).rejects.toThrow(PackerBuildError);
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/packer build failed \(exit 1\): Build .* errored .*; nothing was published/);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("exits 0 without adding a run to the manifest (the previous run's AMI is not taken)", async () => {
+    appendToManifest(join(packerDir, "manifest.json"), "earlier", "us-east-1:ami-01111111111111111");
+    runner.build = { exitCode: 0, lines: [] };
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/no entry from this build.*nothing was published/);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("exits 0 without any manifest", async () => {
+    runner.build = { exitCode: 0, lines: [] };
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/manifest.json was not written; nothing was published/);
+    expect(existsSync(join(packerDir, "manifest.json"))).toBe(false);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("is interrupted (Ctrl-C): Packer cleans up and the command exits 130", async () => {
+    // GIVEN the user interrupts while the build runs, and Packer exits 1 after its cleanup
+    const controller = new AbortController();
+    runner.build = { exitCode: 1, lines: ["1700000000,,ui,error,Interrupt received. Cancelling build..."], during: () => controller.abort() };
+    // WHEN the command runs with that signal
+    const error = await amiCommand(deps({ signal: controller.signal }), options()).catch((e: unknown) => e);
+    // THEN it reports the interruption, exits 130, and publishes nothing
+    expect(error).toBeInstanceOf(PackerBuildError);
+    expect((error as UserError).message).toMatch(/build interrupted.*nothing was published/);
+    expect((error as UserError).exitCode).toBe(130);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("reports an AMI other than the manifest's last run (another build wrote the manifest)", async () => {
+    runner.build = { artifactId: `us-east-1:${DEFAULT_AMI}`, lines: ["1700000600,x,artifact,0,id,us-east-1:ami-09999999999999999"] };
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/is not what this build reported.*Nothing was published/);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("made no AMI in the environment's region", async () => {
+    runner.build = { artifactId: "eu-west-1:ami-0fedcba9876543210" };
+    await expect(amiCommand(deps(), options())).rejects.toThrow(/no AMI in us-east-1/);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it.each([
+    ["init", (r: FakeRunner) => (r.initExitCode = 1), /packer init failed \(exit 1\) \(it downloads the Amazon plugin/],
+    ["validate", (r: FakeRunner) => (r.validateExitCode = 1), /packer validate failed \(exit 1\)/],
+  ])("stops at a failed packer %s", async (_step, arrange, message) => {
+    arrange(runner);
+    await expect(amiCommand(deps(), options())).rejects.toThrow(message);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+    expect(puts()).toHaveLength(0);
+  });
+});
+
+describe("npm run ami --dry-run", () => {
+  it("prints the packer commands and the parameter it would write, and changes nothing", async () => {
+    givenDeployedStack("blue");
+    const result = await amiCommand(deps(), options({ dryRun: true }));
+    // THEN packer only answered its version; nothing was built or written
+    expect(runner.callsOf("packer").map((c) => c.args[0])).toEqual(["version"]);
+    expect(puts()).toHaveLength(0);
+    expect(result.plan?.problems).toEqual([]);
+    expect(result.parameter).toEqual({ name: "/webfleet/dev/ami/green", color: "green", region: "us-east-1", written: false });
+    const text = formatAmiResult(result).join("\n");
+    expect(text).toContain(`cd ${packerDir}`);
+    expect(text).toContain("/usr/local/bin/packer build -machine-readable -on-error=cleanup -var environment=dev -var region=us-east-1");
+    expect(text).toContain("would publish the us-east-1 AMI id to /webfleet/dev/ami/green (green)");
+  });
+
+  it("lists what a real run would stop at instead of failing", async () => {
+    // GIVEN an old packer and no credentials
+    runner.packerVersionOutput = "Packer v1.6.6\n";
+    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("no creds"), { name: "CredentialsProviderError" }));
+    // WHEN it is a dry run
+    const result = await amiCommand(deps(), options({ dryRun: true }));
+    // THEN both problems are listed, the idle color stays unknown, and nothing ran
+    expect(result.plan?.problems).toEqual([expect.stringMatching(/packer 1.6.6 .* too old/), expect.stringMatching(/no AWS credentials found/)]);
+    expect(result.parameter?.name).toBe("/webfleet/dev/ami/<idle color>");
+    expect(ssmMock.calls()).toHaveLength(0);
+    expect(formatAmiResult(result).join("\n")).toContain("a real run would stop here:");
+  });
+
+  it("lists a pinned color once, even without credentials", async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("no creds"), { name: "CredentialsProviderError" }));
+    const result = await amiCommand(deps(), options({ env: "pinned", color: "blue", dryRun: true }));
+    expect(result.plan?.problems.filter((p) => p.includes("is pinned"))).toHaveLength(1);
+    expect(result.parameter).toMatchObject({ name: "/webfleet/pinned/ami/blue", color: "blue", written: false });
+  });
+
+  it("is JSON-serializable as --json prints it", async () => {
+    givenDeployedStack("blue");
+    const result = await amiCommand(deps(), options({ dryRun: true, publish: false }));
+    expect(JSON.parse(JSON.stringify(result))).toMatchObject({ dryRun: true, amis: {}, parameter: null, plan: { commands: expect.any(Array) } });
+  });
+});
+
+describe("the manifest after a real-looking run", () => {
+  it("keeps every run, so the next build's last_run_uuid can be told apart", async () => {
+    givenDeployedStack("blue");
+    await amiCommand(deps(), options({ publish: false }));
+    await amiCommand(deps(), options({ publish: false }));
+    const manifest = JSON.parse(readFileSync(join(packerDir, "manifest.json"), "utf8"));
+    expect(manifest.builds).toHaveLength(2);
+    expect(manifest.last_run_uuid).toBe(manifest.builds[1].packer_run_uuid);
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * The real local run: Debian's Apache + mod_php on loopback, the hooks, every page, Chromium.
+ * No skipping: without apache2, libapache2-mod-php, chromium or shellcheck this suite fails
+ * and says which package to install.
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { inflateSync } from "node:zlib";
+import { $ } from "zx";
+import { findLocalTools } from "../../../../scripts/lib/revision/apache";
+import { checkRevision, type RevisionCheckResult } from "../../../../scripts/lib/revision/check";
+import { LOCAL_IDENTITY } from "../../../../scripts/lib/revision/imds";
+
+const ROOT = resolve(__dirname, "../../../..");
+const FIXTURES = join(ROOT, "__tests__/fixtures/revisions");
+const temps: string[] = [];
+const temp = () => {
+  const d = mkdtempSync(join(tmpdir(), "revision-check-test-"));
+  temps.push(d);
+  return d;
+};
+afterAll(() => temps.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+interface Png {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: number;
+  /** Unfiltered pixel bytes, row after row. */
+  readonly px: Buffer;
+}
+
+/** Decodes an 8-bit, non-interlaced RGB or RGBA PNG (what Chromium writes). */
+function decodePng(file: string): Png {
+  const buf = readFileSync(file);
+  expect(buf.subarray(0, 8).toString("hex")).toBe("89504e470d0a1a0a");
+  let width = 0;
+  let height = 0;
+  let channels = 0;
+  const idat: Buffer[] = [];
+  for (let at = 8; at < buf.length; ) {
+    const length = buf.readUInt32BE(at);
+    const type = buf.toString("ascii", at + 4, at + 8);
+    const data = buf.subarray(at + 8, at + 8 + length);
+    if (type === "IHDR") {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      expect([data[8], data[12]]).toEqual([8, 0]); // bit depth 8, not interlaced
+      channels = data[9] === 6 ? 4 : data[9] === 2 ? 3 : 0;
+      expect(channels).toBeGreaterThan(0);
+    } else if (type === "IDAT") idat.push(data);
+    at += 12 + length;
+  }
+  const raw = inflateSync(Buffer.concat(idat));
+  const stride = width * channels;
+  const px = Buffer.alloc(stride * height);
+  for (let y = 0; y < height; y++) {
+    const filter = raw[y * (stride + 1)];
+    const row = y * stride;
+    for (let i = 0; i < stride; i++) {
+      const a = i >= channels ? px[row + i - channels] : 0; // left
+      const b = y > 0 ? px[row - stride + i] : 0; // up
+      let pred = 0;
+      if (filter === 1) pred = a;
+      else if (filter === 2) pred = b;
+      else if (filter === 3) pred = (a + b) >> 1;
+      else if (filter === 4) {
+        const c = i >= channels && y > 0 ? px[row - stride + i - channels] : 0; // up-left
+        const pa = Math.abs(b - c);
+        const pb = Math.abs(a - c);
+        const pc = Math.abs(a + b - 2 * c);
+        pred = pa <= pb && pa <= pc ? a : pb <= pc ? b : c;
+      }
+      px[row + i] = (raw[y * (stride + 1) + 1 + i] + pred) & 0xff;
+    }
+  }
+  return { width, height, channels, px };
+}
+
+/** How many pixels are within `tolerance` of the color. */
+function countColor({ px, channels }: Png, [r, g, b]: [number, number, number], tolerance = 12): number {
+  let n = 0;
+  for (let i = 0; i < px.length; i += channels) {
+    if (Math.abs(px[i] - r) <= tolerance && Math.abs(px[i + 1] - g) <= tolerance && Math.abs(px[i + 2] - b) <= tolerance) n++;
+  }
+  return n;
+}
+
+describe("revision:check on the sample revision (app/)", () => {
+  let result: RevisionCheckResult;
+  let seconds = 0;
+
+  beforeAll(async () => {
+    findLocalTools(); // fails the suite with "fix: apt-get install -y ..." when a tool is missing
+    const started = Date.now();
+    result = await checkRevision($, { revisionDir: join(ROOT, "app"), outDir: temp() });
+    seconds = (Date.now() - started) / 1000;
+  }, 60_000);
+
+  it("passes, in a few seconds", () => {
+    expect(result.failure).toBeUndefined();
+    expect(result.ok).toBe(true);
+    expect(seconds).toBeLessThan(30); // about 5 s on an idle machine; the bound only catches hangs
+  });
+
+  it("validates the AppSpec and shellchecks both hook scripts first", () => {
+    expect(result.appspec.ok).toBe(true);
+    expect(result.shellcheck).toEqual([
+      { location: "scripts/set_owner", ok: true, output: "" },
+      { location: "scripts/validate_service", ok: true, output: "" },
+    ]);
+  });
+
+  it("deploys twice, new instance then redeploy, running AfterInstall then ValidateService each time", () => {
+    expect(result.hooks.map((h) => `${h.event} ${h.location} ${h.ok ? "ok" : "failed"}`)).toEqual([
+      "AfterInstall scripts/set_owner ok",
+      "ValidateService scripts/validate_service ok",
+      "AfterInstall scripts/set_owner ok",
+      "ValidateService scripts/validate_service ok",
+    ]);
+    expect(new Set(result.hooks.map((h) => h.deployment)).size).toBe(2);
+  });
+
+  it("lets the hooks find the local web root and Apache through WEB_ROOT and APP_URL", () => {
+    const [setOwner, validate] = result.hooks;
+    expect(setOwner.outputTail).toMatch(/^Running set_owner: chown -R \S+ \/tmp\/.*\/instance\/var\/www\/html$/m);
+    expect(validate.outputTail).toMatch(/^ok: http:\/\/127\.0\.0\.1:\d+\/$/m);
+    expect(validate.outputTail).toMatch(/^ok: http:\/\/127\.0\.0\.1:\d+\/instance\.php$/m);
+  });
+
+  it("serves every page with 200", () => {
+    expect(result.pages.map((p) => `${p.status} ${p.path}`)).toEqual(["200 /", "200 /index.html", "200 /instance.php", "200 /__imds-unreachable/instance.php"]);
+  });
+
+  it("shows on the instance page what the metadata service said", () => {
+    const page = result.pages.find((p) => p.path === "/instance.php")!;
+    for (const [field, value] of [
+      ["instanceId", LOCAL_IDENTITY.instanceId],
+      ["privateIp", LOCAL_IDENTITY.localIpv4],
+      ["availabilityZone", LOCAL_IDENTITY.availabilityZone],
+      ["region", LOCAL_IDENTITY.region],
+    ]) {
+      expect(page.body).toContain(`<td data-field="${field}">${value}</td>`);
+    }
+  });
+
+  it("reads the metadata with IMDSv2: a token first, then only requests that carry it", () => {
+    const requests = result.imdsRequests;
+    expect(requests.length).toBeGreaterThan(0);
+    expect(requests[0]).toMatchObject({ method: "PUT", path: "/latest/api/token", status: 200 });
+    const reads = requests.filter((r) => r.path.startsWith("/latest/meta-data/"));
+    expect(reads.length).toBeGreaterThanOrEqual(4);
+    expect(reads.every((r) => r.hadToken && r.status === 200)).toBe(true);
+  });
+
+  it("says 'not on EC2' within the page's short timeout when the metadata service never answers", () => {
+    const page = result.pages.find((p) => p.path === "/__imds-unreachable/instance.php")!;
+    expect(page.body).toContain("Not on EC2 (metadata service unreachable at http://127.0.0.1:");
+    expect(page.ms).toBeLessThan(3000);
+  });
+
+  it("renders the index page in Chromium: the formula, the star and three 'I told you so!' lines, no script errors", () => {
+    const index = result.rendered.find((r) => r.path === "/")!;
+    expect(index.jsErrors).toEqual([]);
+    expect(index.dom).toContain("<math");
+    expect(index.dom).toContain("<polygon");
+    expect(index.dom.match(/<p>I told you so!<\/p>/g)).toHaveLength(3);
+  });
+
+  it("saves a screenshot in which the lime star with its purple outline shows", () => {
+    const index = result.rendered.find((r) => r.path === "/")!;
+    const png = decodePng(index.screenshot);
+    expect([png.width, png.height]).toEqual([1024, 768]);
+    expect(countColor(png, [0, 255, 0])).toBeGreaterThan(2000); // fill: lime
+    expect(countColor(png, [128, 0, 128])).toBeGreaterThan(500); // stroke: purple
+  });
+
+  it("saves a screenshot of the instance page too", () => {
+    expect(result.rendered.map((r) => r.path)).toEqual(["/", "/instance.php"]);
+  });
+});
+
+describe("revision:check on broken revisions", () => {
+  beforeAll(() => {
+    findLocalTools();
+  });
+
+  it("reports every AppSpec problem, with lines, before starting anything", async () => {
+    const result = await checkRevision($, { revisionDir: join(FIXTURES, "bad-appspec"), outDir: temp() });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toMatch(/^13 problems in .*bad-appspec\/appspec\.yml:\n/);
+    expect(result.failure).toContain('bad-appspec/appspec.yml:2: version: must be the number 0.0, unquoted (got the string "0.0")');
+    expect(result.failure).toContain("bad-appspec/appspec.yml:13: hooks.Install: Install is reserved for the CodeDeploy agent and cannot run scripts");
+    expect(result.shellcheck).toEqual([]);
+    expect(result.hooks).toEqual([]);
+  });
+
+  it("stops at a failing hook, naming it with its exit code and output, and serves nothing", async () => {
+    const result = await checkRevision($, { revisionDir: join(FIXTURES, "failing-hook"), outDir: temp() });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toMatch(/^deployment d-[A-Z0-9]{9}: hook AfterInstall \(scripts\/configure\) failed with exit code 3; output \(last 2048 characters\):\n/);
+    expect(result.failure).toContain("  | app.conf is missing");
+    expect(result.pages).toEqual([]);
+    expect(result.rendered).toEqual([]);
+  }, 30_000);
+});
