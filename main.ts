@@ -23,9 +23,7 @@ export interface BuildOptions {
 /** Loads and validates every requested environment, then builds the app (not yet synthesized). */
 export function buildApp(options: BuildOptions = {}): { app: App; environments: EnvironmentConfig[] } {
   const dir = options.configDir ?? configDir();
-  const environments = options.environments
-    ? collect(options.environments.map((name) => () => loadEnvironment(name, dir)))
-    : loadAllEnvironments(dir);
+  const environments = options.environments ? collect(options.environments.map((name) => () => loadEnvironment(name, dir))) : loadAllEnvironments(dir);
 
   const app = new App({ outdir: options.outdir ?? "cdktf.out", skipValidation: false });
   for (const config of environments) {

@@ -38,7 +38,9 @@ describe("the lint rule on provider imports", () => {
 
   test.each([1, 2, 3])("forbids the package root (line %i)", (line) => {
     const found = messages.filter((m) => m.line === line);
-    expect(found).toEqual([expect.objectContaining({ ruleId: "no-restricted-imports", message: expect.stringContaining("Import provider resources by deep path") })]);
+    expect(found).toEqual([
+      expect.objectContaining({ ruleId: "no-restricted-imports", message: expect.stringContaining("Import provider resources by deep path") }),
+    ]);
   });
 
   it("allows a deep import of one resource", () => {

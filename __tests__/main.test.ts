@@ -32,6 +32,8 @@ describe("the CDKTF app", () => {
 
   it("takes the first AMI of a new parameter from the deploy script's environment, and checks it", () => {
     expect(initialAmiFromEnv({ WEBFLEET_INITIAL_AMI_GREEN: "ami-0123456789abcdef0" })).toEqual({ green: "ami-0123456789abcdef0" });
-    expect(() => initialAmiFromEnv({ WEBFLEET_INITIAL_AMI_BLUE: "latest" })).toThrow('WEBFLEET_INITIAL_AMI_BLUE: must be an AMI id such as ami-0123456789abcdef0 (got "latest")');
+    expect(() => initialAmiFromEnv({ WEBFLEET_INITIAL_AMI_BLUE: "latest" })).toThrow(
+      'WEBFLEET_INITIAL_AMI_BLUE: must be an AMI id such as ami-0123456789abcdef0 (got "latest")',
+    );
   });
 });

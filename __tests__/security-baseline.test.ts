@@ -70,7 +70,9 @@ describe.each(stacks)("security baseline of %s", (_stack, json) => {
       const pab = all(json, "aws_s3_bucket_public_access_block").find(([, p]) => refersTo(p.bucket, id))?.[1];
       expect(pab).toMatchObject({ block_public_acls: true, block_public_policy: true, ignore_public_acls: true, restrict_public_buckets: true });
       expect(all(json, "aws_s3_bucket_server_side_encryption_configuration").some(([, e]) => refersTo(e.bucket, id))).toBe(true);
-      const versioning = all(json, "aws_s3_bucket_versioning_a").concat(all(json, "aws_s3_bucket_versioning")).find(([, v]) => refersTo(v.bucket, id))?.[1];
+      const versioning = all(json, "aws_s3_bucket_versioning_a")
+        .concat(all(json, "aws_s3_bucket_versioning"))
+        .find(([, v]) => refersTo(v.bucket, id))?.[1];
       expect(versioning).toMatchObject({ versioning_configuration: { status: "Enabled" } });
       const policy = all(json, "aws_s3_bucket_policy").find(([, p]) => refersTo(p.bucket, id))?.[1];
       expect(String(policy?.policy)).toContain('"aws:SecureTransport":"false"');

@@ -7,10 +7,11 @@ import { spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { describeWithTool, missingProgram } from "./helpers/tools";
 
 const REPO = resolve(__dirname, "..");
 /** Folders that are not the project's own scripts. */
-const SKIP = new Set(["node_modules", ".git", "cdktf.out", "coverage", ".terraform", "packer_cache", ".gen"]);
+const SKIP = new Set(["node_modules", ".git", "cdktf.out", "coverage", ".terraform", "packer_cache", ".gen", ".cache"]);
 const SHELL_SHEBANG = /^#!\s*(\/usr)?\/bin\/(env\s+)?(ba|da|k)?sh\b/;
 
 function firstLine(file: string): string {
@@ -74,13 +75,16 @@ describe("shellcheck", () => {
     expect(scripts).toEqual(expect.arrayContaining(["packer/scripts/install-web.sh", "packer/scripts/cleanup.sh"]));
     expect(scripts.some((s) => s.startsWith("node_modules/"))).toBe(false);
   });
-
-  it("reports nothing for any shell script in the repository", () => {
-    const which = spawnSync("sh", ["-c", "command -v shellcheck"], { encoding: "utf8" });
-    if (which.status !== 0) throw new Error("shellcheck not found on PATH: install it (Debian: apt-get install -y shellcheck; CI installs it)");
-    const scripts = shellScripts();
-    // One run for all of them; -x follows `source` of files next to a script.
-    const result = spawnSync("shellcheck", ["--external-sources", "--source-path=SCRIPTDIR", "--format=gcc", ...scripts], { cwd: REPO, encoding: "utf8" });
-    expect({ status: result.status, findings: `${result.stdout}${result.stderr}`.trim().split("\n").filter(Boolean) }).toEqual({ status: 0, findings: [] });
-  });
 });
+
+describeWithTool("shellcheck of every shell script", missingProgram("shellcheck", "run npm run setup (Debian: apt-get install -y shellcheck)"))(
+  "shellcheck",
+  () => {
+    it("reports nothing for any shell script in the repository", () => {
+      const scripts = shellScripts();
+      // One run for all of them; -x follows `source` of files next to a script.
+      const result = spawnSync("shellcheck", ["--external-sources", "--source-path=SCRIPTDIR", "--format=gcc", ...scripts], { cwd: REPO, encoding: "utf8" });
+      expect({ status: result.status, findings: `${result.stdout}${result.stderr}`.trim().split("\n").filter(Boolean) }).toEqual({ status: 0, findings: [] });
+    });
+  },
+);

@@ -10,13 +10,10 @@ import { join, relative, resolve } from "node:path";
 import { buildApp } from "../main";
 import { BOOTSTRAP_STACK, stackName } from "../modules/names";
 import { AWS_PROVIDER_VERSION, detectTerraform, stackDirOf, Workspace } from "./helpers/terraform";
+import { describeWithTool } from "./helpers/tools";
 
 const detection = detectTerraform();
-if (!detection.ok) {
-  const line = "!".repeat(78);
-  console.warn(`${line}\n!! SKIPPED: terraform validate/plan of the synthesized stacks.\n!! Why: ${detection.why}.\n${line}`);
-}
-const describeTerraform = detection.ok ? describe : describe.skip;
+const describeTerraform = describeWithTool("terraform validate/plan of the synthesized stacks", detection.ok ? undefined : detection.why);
 
 const outdir = mkdtempSync(join(tmpdir(), "webfleet-synth-"));
 const shipped = buildApp({ outdir: join(outdir, "shipped") });
@@ -52,7 +49,9 @@ describeTerraform("terraform (offline, AWS provider mirror)", () => {
     expect(init.output).toContain("Terraform has been successfully initialized");
     // Linked straight from the read-only mirror: no workspace can pull another's provider away.
     const linked = ws.providerLinks().map((target) => relative(tooling.mirror, target));
-    expect(linked).toEqual([expect.stringMatching(new RegExp(`^registry\\.terraform\\.io/hashicorp/aws/${AWS_PROVIDER_VERSION.replaceAll(".", "\\.")}/\\w+$`))]);
+    expect(linked).toEqual([
+      expect.stringMatching(new RegExp(`^registry\\.terraform\\.io/hashicorp/aws/${AWS_PROVIDER_VERSION.replaceAll(".", "\\.")}/\\w+$`)),
+    ]);
     const validate = await ws.run(["validate"]);
     expect(validate.output).toContain("Success! The configuration is valid.");
   });

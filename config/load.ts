@@ -69,7 +69,9 @@ function fieldName(path: readonly PropertyKey[]): string {
 export function parseEnvironment(name: string, file: string, data: unknown): EnvironmentConfig {
   const shown = displayPath(file);
   if (!ENV_NAME.test(name)) {
-    throw new ConfigError([`${shown}: environment name '${name}' must be 1-16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`]);
+    throw new ConfigError([
+      `${shown}: environment name '${name}' must be 1-16 lowercase letters, digits and hyphens, starting with a letter and not ending with a hyphen`,
+    ]);
   }
   const result = environmentSchema.safeParse(data ?? {});
   if (!result.success) {

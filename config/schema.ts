@@ -27,15 +27,17 @@ export function isCidr(value: string): boolean {
 
 const cidr = z.string().refine(isCidr, { error: "must be an IPv4 CIDR block such as 203.0.113.0/24" });
 
-const capacity = z.strictObject({
-  min: z.number().int({ error: "must be a whole number >= 0" }).min(0, { error: "must be >= 0" }),
-  desired: z.number().int({ error: "must be a whole number >= 0" }).min(0, { error: "must be >= 0" }),
-  max: z.number().int({ error: "must be a whole number >= 1" }).min(1, { error: "must be >= 1" }).max(100, { error: "must be <= 100" }),
-}).superRefine((c, ctx) => {
-  if (c.min > c.max) ctx.addIssue({ code: "custom", path: ["min"], message: `min (${c.min}) must be <= max (${c.max})` });
-  if (c.desired < c.min) ctx.addIssue({ code: "custom", path: ["desired"], message: `desired (${c.desired}) must be >= min (${c.min})` });
-  else if (c.desired > c.max) ctx.addIssue({ code: "custom", path: ["desired"], message: `desired (${c.desired}) must be <= max (${c.max})` });
-});
+const capacity = z
+  .strictObject({
+    min: z.number().int({ error: "must be a whole number >= 0" }).min(0, { error: "must be >= 0" }),
+    desired: z.number().int({ error: "must be a whole number >= 0" }).min(0, { error: "must be >= 0" }),
+    max: z.number().int({ error: "must be a whole number >= 1" }).min(1, { error: "must be >= 1" }).max(100, { error: "must be <= 100" }),
+  })
+  .superRefine((c, ctx) => {
+    if (c.min > c.max) ctx.addIssue({ code: "custom", path: ["min"], message: `min (${c.min}) must be <= max (${c.max})` });
+    if (c.desired < c.min) ctx.addIssue({ code: "custom", path: ["desired"], message: `desired (${c.desired}) must be >= min (${c.min})` });
+    else if (c.desired > c.max) ctx.addIssue({ code: "custom", path: ["desired"], message: `desired (${c.desired}) must be <= max (${c.max})` });
+  });
 
 const amiSource = z.union(
   [
@@ -105,7 +107,10 @@ const stateBackend = z.discriminatedUnion(
         .regex(/^[\w.-]+(\/[\w.-]+)*$/, { error: "must be a path such as webfleet (no leading or trailing slash)" })
         .default("webfleet"),
       /** Only for Terraform < 1.10: lock in DynamoDB instead of S3's native lock file. */
-      dynamodbTable: z.string().regex(/^[\w.-]{3,255}$/, { error: "must be a DynamoDB table name" }).optional(),
+      dynamodbTable: z
+        .string()
+        .regex(/^[\w.-]{3,255}$/, { error: "must be a DynamoDB table name" })
+        .optional(),
     }),
   ],
   { error: "type must be one of local, s3" },
@@ -121,7 +126,7 @@ const minimumHealthy = z.union([z.number(), z.string()]).refine(
     if (!m) return false;
     return m[1] !== undefined ? Number(m[1]) >= 1 && Number(m[1]) <= 99 : Number(m[2]) >= 0;
   },
-  { error: "must be a fleet percent from 1% to 99% (\"75%\") or a host count (2)" },
+  { error: 'must be a fleet percent from 1% to 99% ("75%") or a host count (2)' },
 );
 
 export const environmentSchema = z
@@ -149,33 +154,46 @@ export const environmentSchema = z
       })
       .prefault({}),
     stateBackend: stateBackend.prefault({ type: "local" }),
-    tags: z.record(z.string().regex(/^[\w .:/=+@-]{1,128}$/, { error: "tag keys are 1-128 letters, digits, spaces and _.:/=+-@" }), z.string().max(256)).default({}),
+    tags: z
+      .record(z.string().regex(/^[\w .:/=+@-]{1,128}$/, { error: "tag keys are 1-128 letters, digits, spaces and _.:/=+-@" }), z.string().max(256))
+      .default({}),
   })
   // Cross-field rules. `when` runs them even when other fields failed, so that every error is
   // reported at once; each rule checks that the fields it reads parsed.
-  .superRefine((env, ctx) => {
-    const desired = COLORS.map((c) => env.capacity?.[c]?.desired);
-    if (desired.every((d) => d === 0)) {
-      ctx.addIssue({ code: "custom", path: ["capacity"], message: "at least one color needs desired >= 1, or the site has no instances" });
-    }
-    if (typeof env.instanceType !== "string") return;
-    const graviton = /^[a-z]+\d+[a-z]*g[a-z]*\./.test(env.instanceType);
-    if (env.architecture === "arm64" && !graviton) {
-      ctx.addIssue({ code: "custom", path: ["instanceType"], message: `${env.instanceType} is not an arm64 (Graviton) type; use one such as t4g.micro, or architecture x86_64` });
-    }
-    if (env.architecture === "x86_64" && graviton) {
-      ctx.addIssue({ code: "custom", path: ["instanceType"], message: `${env.instanceType} is an arm64 (Graviton) type; set architecture: arm64 or use one such as t3.micro` });
-    }
-    const d = env.deployment?.defaultStrategy;
-    const custom = new Set((env.deployment?.minimumHealthyHosts ?? []).map((m) => `min-healthy=${m}`));
-    if (typeof d === "string" && d.startsWith("min-healthy=") && !custom.has(d)) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["deployment", "defaultStrategy"],
-        message: `${d} is not created by this environment; add ${d.slice("min-healthy=".length)} to deployment.minimumHealthyHosts or use one of ${Object.keys(PREDEFINED_STRATEGIES).join(", ")}`,
-      });
-    }
-  }, { when: () => true });
+  .superRefine(
+    (env, ctx) => {
+      const desired = COLORS.map((c) => env.capacity?.[c]?.desired);
+      if (desired.every((d) => d === 0)) {
+        ctx.addIssue({ code: "custom", path: ["capacity"], message: "at least one color needs desired >= 1, or the site has no instances" });
+      }
+      if (typeof env.instanceType !== "string") return;
+      const graviton = /^[a-z]+\d+[a-z]*g[a-z]*\./.test(env.instanceType);
+      if (env.architecture === "arm64" && !graviton) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["instanceType"],
+          message: `${env.instanceType} is not an arm64 (Graviton) type; use one such as t4g.micro, or architecture x86_64`,
+        });
+      }
+      if (env.architecture === "x86_64" && graviton) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["instanceType"],
+          message: `${env.instanceType} is an arm64 (Graviton) type; set architecture: arm64 or use one such as t3.micro`,
+        });
+      }
+      const d = env.deployment?.defaultStrategy;
+      const custom = new Set((env.deployment?.minimumHealthyHosts ?? []).map((m) => `min-healthy=${m}`));
+      if (typeof d === "string" && d.startsWith("min-healthy=") && !custom.has(d)) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["deployment", "defaultStrategy"],
+          message: `${d} is not created by this environment; add ${d.slice("min-healthy=".length)} to deployment.minimumHealthyHosts or use one of ${Object.keys(PREDEFINED_STRATEGIES).join(", ")}`,
+        });
+      }
+    },
+    { when: () => true },
+  );
 
 /** A validated environment file, defaults applied. */
 export type EnvironmentFile = z.output<typeof environmentSchema>;

@@ -20,11 +20,7 @@ const OPTIONS = {
   "session-manager": { type: "boolean", help: "reach the build instance through SSM Session Manager (no inbound SSH)" },
 } as const satisfies OptionSpecs;
 
-const USAGE = usage(
-  "npm run ami --",
-  "Builds the webfleet AMI with Packer and publishes its id to /webfleet/<env>/ami/<color>.",
-  OPTIONS,
-);
+const USAGE = usage("npm run ami --", "Builds the webfleet AMI with Packer and publishes its id to /webfleet/<env>/ami/<color>.", OPTIONS);
 
 async function main(argv: string[]): Promise<number> {
   const args = parseOptions(argv, OPTIONS);

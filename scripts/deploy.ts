@@ -25,11 +25,7 @@ const OPTIONS = {
   "session-manager": { type: "boolean", help: "reach the build instance through SSM Session Manager (no inbound SSH)" },
 } as const satisfies OptionSpecs;
 
-const USAGE = usage(
-  "npm run deploy --",
-  "Builds the AMI, deploys the environment's stack and waits for its instance refreshes.",
-  OPTIONS,
-);
+const USAGE = usage("npm run deploy --", "Builds the AMI, deploys the environment's stack and waits for its instance refreshes.", OPTIONS);
 
 function positiveNumber(option: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;

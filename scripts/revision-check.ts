@@ -58,7 +58,9 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(e instanceof MissingToolsError ? `revision:check needs local tools:\n${e.message}` : `revision:check: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(
+      e instanceof MissingToolsError ? `revision:check needs local tools:\n${e.message}` : `revision:check: ${e instanceof Error ? e.message : String(e)}`,
+    );
     process.exit(1);
   },
 );

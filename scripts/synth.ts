@@ -19,12 +19,15 @@ export interface StackSummary {
 }
 
 /** Summarizes a synthesized cdk.tf.json. */
-export function summarize(stack: string, json: {
-  resource?: Record<string, Record<string, unknown>>;
-  data?: Record<string, Record<string, unknown>>;
-  output?: Record<string, unknown>;
-  terraform?: { backend?: Record<string, { bucket?: string; key?: string }> };
-}): StackSummary {
+export function summarize(
+  stack: string,
+  json: {
+    resource?: Record<string, Record<string, unknown>>;
+    data?: Record<string, Record<string, unknown>>;
+    output?: Record<string, unknown>;
+    terraform?: { backend?: Record<string, { bucket?: string; key?: string }> };
+  },
+): StackSummary {
   const byType: Record<string, number> = {};
   for (const [type, items] of Object.entries(json.resource ?? {})) byType[type] = Object.keys(items).length;
   const [kind, settings] = Object.entries(json.terraform?.backend ?? { local: {} })[0];

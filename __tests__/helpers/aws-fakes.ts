@@ -6,14 +6,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
-import {
-  DeleteParameterCommand,
-  GetParameterCommand,
-  ParameterAlreadyExists,
-  ParameterNotFound,
-  PutParameterCommand,
-  SSMClient,
-} from "@aws-sdk/client-ssm";
+import { DeleteParameterCommand, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import {
   BatchGetDeploymentTargetsCommand,
   CodeDeployClient,
@@ -156,7 +149,13 @@ export function scriptDeployments(mock: AwsClientStub<CodeDeployClient>, initial
     position[id] = (position[id] ?? 0) + 1;
     const f = current(id);
     return {
-      deploymentInfo: { deploymentId: id, status: f.status, deploymentOverview: f.overview, rollbackInfo: f.rollbackInfo, errorInformation: f.errorInformation } as DeploymentInfo,
+      deploymentInfo: {
+        deploymentId: id,
+        status: f.status,
+        deploymentOverview: f.overview,
+        rollbackInfo: f.rollbackInfo,
+        errorInformation: f.errorInformation,
+      } as DeploymentInfo,
     };
   });
   const started = (id: string): Frame => {
@@ -166,11 +165,16 @@ export function scriptDeployments(mock: AwsClientStub<CodeDeployClient>, initial
     }
     return f;
   };
-  mock.on(ListDeploymentTargetsCommand).callsFake((input: { deploymentId: string }) => ({ targetIds: (started(input.deploymentId).targets ?? []).map((t) => t.id) }));
+  mock
+    .on(ListDeploymentTargetsCommand)
+    .callsFake((input: { deploymentId: string }) => ({ targetIds: (started(input.deploymentId).targets ?? []).map((t) => t.id) }));
   mock.on(BatchGetDeploymentTargetsCommand).callsFake((input: { deploymentId: string; targetIds: string[] }) => ({
     deploymentTargets: (started(input.deploymentId).targets ?? [])
       .filter((t) => input.targetIds.includes(t.id))
-      .map((t): DeploymentTarget => ({ deploymentTargetType: "InstanceTarget", instanceTarget: { targetId: t.id, status: t.status, lifecycleEvents: [...(t.events ?? [])] } })),
+      .map((t): DeploymentTarget => ({
+        deploymentTargetType: "InstanceTarget",
+        instanceTarget: { targetId: t.id, status: t.status, lifecycleEvents: [...(t.events ?? [])] },
+      })),
   }));
   return {
     polls,

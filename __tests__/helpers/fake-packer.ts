@@ -30,7 +30,14 @@ export interface FakeBuild {
 
 export function appendToManifest(file: string, runUuid: string, artifactId: string, customData: Record<string, string> = {}): void {
   const manifest: PackerManifest = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : { builds: [], last_run_uuid: "" };
-  manifest.builds.push({ name: "al2023", builder_type: "amazon-ebs", build_time: 1700000000, artifact_id: artifactId, packer_run_uuid: runUuid, custom_data: customData });
+  manifest.builds.push({
+    name: "al2023",
+    builder_type: "amazon-ebs",
+    build_time: 1700000000,
+    artifact_id: artifactId,
+    packer_run_uuid: runUuid,
+    custom_data: customData,
+  });
   manifest.last_run_uuid = runUuid;
   writeFileSync(file, JSON.stringify(manifest, null, 2));
 }
@@ -108,7 +115,8 @@ export class FakeRunner implements Runner {
   private packer(call: FakeCall): RunResult {
     const [sub] = call.args;
     if (sub === "version") return { exitCode: 0, stdout: this.packerVersionOutput, stderr: "" };
-    if (sub === "init") return { exitCode: this.initExitCode, stdout: "", stderr: this.initExitCode ? "Failed getting the \"github.com/hashicorp/amazon\" plugin" : "" };
+    if (sub === "init")
+      return { exitCode: this.initExitCode, stdout: "", stderr: this.initExitCode ? 'Failed getting the "github.com/hashicorp/amazon" plugin' : "" };
     if (sub === "validate") return { exitCode: this.validateExitCode, stdout: this.validateExitCode ? "" : "The configuration is valid.\n", stderr: "" };
     if (sub !== "build") return { exitCode: 1, stdout: "", stderr: `unexpected packer ${sub}` };
 
@@ -121,11 +129,16 @@ export class FakeRunner implements Runner {
     if (exitCode === 0 && artifactId) {
       const varValue = (name: string) => call.args.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
       const file = join(call.options.cwd ?? ".", varValue("manifest_path") ?? "manifest.json");
-      appendToManifest(file, build.runUuid ?? `run-${++runCounter}`, artifactId, build.customData ?? {
-        ami_name: `webfleet-${varValue("environment")}-al2023-${varValue("architecture")}-20250101-120000`,
-        source_ami: "ami-0aaaaaaaaaaaaaaaa",
-        source_ami_name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64",
-      });
+      appendToManifest(
+        file,
+        build.runUuid ?? `run-${++runCounter}`,
+        artifactId,
+        build.customData ?? {
+          ami_name: `webfleet-${varValue("environment")}-al2023-${varValue("architecture")}-20250101-120000`,
+          source_ami: "ami-0aaaaaaaaaaaaaaaa",
+          source_ami_name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64",
+        },
+      );
     }
     return { exitCode, stdout: lines.join("\n"), stderr: "" };
   }

@@ -52,7 +52,21 @@ function searchMirror(roots: string[]): string | undefined {
   try {
     const out = execFileSync(
       "find",
-      [...roots, "-path", "/proc", "-prune", "-o", "-path", "*/node_modules", "-prune", "-o", "-name", `terraform-provider-aws_v${AWS_PROVIDER_VERSION}*`, "-print", "-quit"],
+      [
+        ...roots,
+        "-path",
+        "/proc",
+        "-prune",
+        "-o",
+        "-path",
+        "*/node_modules",
+        "-prune",
+        "-o",
+        "-name",
+        `terraform-provider-aws_v${AWS_PROVIDER_VERSION}*`,
+        "-print",
+        "-quit",
+      ],
       { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], timeout: 60000 },
     );
     const binary = out.trim().split("\n")[0];
@@ -70,7 +84,10 @@ export function detectTerraform(): Detection {
   if (!terraform) return { ok: false, why: "terraform is not on PATH (set WEBFLEET_TERRAFORM to its path)" };
   const mirror = findMirror();
   if (!mirror || !existsSync(join(mirror, "registry.terraform.io", "hashicorp", "aws", AWS_PROVIDER_VERSION))) {
-    return { ok: false, why: `no filesystem mirror of hashicorp/aws ${AWS_PROVIDER_VERSION} was found (set WEBFLEET_TF_MIRROR to the folder above registry.terraform.io)` };
+    return {
+      ok: false,
+      why: `no filesystem mirror of hashicorp/aws ${AWS_PROVIDER_VERSION} was found (set WEBFLEET_TF_MIRROR to the folder above registry.terraform.io)`,
+    };
   }
   const scratch = mkdtempSync(join(tmpdir(), "webfleet-tf-"));
   const cliConfig = join(scratch, "terraform.rc");

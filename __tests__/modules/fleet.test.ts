@@ -57,7 +57,10 @@ describe("Fleet", () => {
       target_group_arns: [base.targetGroupArn],
       health_check_type: "ELB",
       health_check_grace_period: 120,
-      instance_refresh: expect.objectContaining({ strategy: "Rolling", preferences: expect.objectContaining({ min_healthy_percentage: 100, max_healthy_percentage: 200 }) }),
+      instance_refresh: expect.objectContaining({
+        strategy: "Rolling",
+        preferences: expect.objectContaining({ min_healthy_percentage: 100, max_healthy_percentage: 200 }),
+      }),
     });
     const asg = resources(doc(out), "aws_autoscaling_group")[0] as { launch_template: { version: string } };
     expect(asg.launch_template.version).toMatch(/^\$\{aws_launch_template\.fleet_template_[0-9A-F]+\.latest_version\}$/);
@@ -96,12 +99,17 @@ describe("Fleet", () => {
         error_message: expect.stringContaining("the green fleet (desired 2) would boot a stock Amazon Linux image"),
       },
     ]);
-    const idle = synthConstruct((scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")), capacity: { min: 0, desired: 0, max: 2 } }));
+    const idle = synthConstruct(
+      (scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")), capacity: { min: 0, desired: 0, max: 2 } }),
+    );
     expect(resources(doc(idle), "aws_launch_template")[0].lifecycle).toBeUndefined();
   });
 
   test.each([
-    [{ amiId: "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" }, "the green fleet (desired 2) would boot a stock Amazon Linux image"],
+    [
+      { amiId: "resolve:ssm:/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64" },
+      "the green fleet (desired 2) would boot a stock Amazon Linux image",
+    ],
     [{ capacity: { min: 4, desired: 4, max: 2 } }, "green capacity: min (4) must be <= max (2)"],
     [{ capacity: { min: 1, desired: 5, max: 3 } }, "green capacity: desired (5) must be between min (1) and max (3)"],
     [{ subnetIds: ["subnet-a"] }, 'subnetIds (["subnet-a"]) must list at least 2 subnets'],

@@ -2,18 +2,21 @@ import { IamRolePolicyAttachment } from "@cdktf/provider-aws/lib/iam-role-policy
 import { IamRoles } from "../../modules/iam";
 import { doc, resources, synthConstruct } from "../helpers/stack";
 
-const json = () => doc(synthConstruct((scope) => new IamRoles(scope, "iam", { namePrefix: "webfleet-test", revisionBucketArn: "arn:aws:s3:::revisions", region: "eu-west-1" })));
+const json = () =>
+  doc(synthConstruct((scope) => new IamRoles(scope, "iam", { namePrefix: "webfleet-test", revisionBucketArn: "arn:aws:s3:::revisions", region: "eu-west-1" })));
 const policy = (r: Record<string, unknown>, key: string) => JSON.parse(String(r[key]));
 
 describe("IamRoles", () => {
   it("gives CodeDeploy a role it can assume, with AWSCodeDeployRole", () => {
     const roles = resources(json(), "aws_iam_role");
     const codedeploy = roles.find((r) => r.name === "webfleet-test-codedeploy")!;
-    expect(policy(codedeploy, "assume_role_policy").Statement[0]).toMatchObject({ Principal: { Service: "codedeploy.amazonaws.com" }, Action: "sts:AssumeRole" });
-    expect(synthConstruct((s) => new IamRoles(s, "iam", { namePrefix: "x", revisionBucketArn: "arn:aws:s3:::r", region: "eu-west-1" }))).toHaveResourceWithProperties(
-      IamRolePolicyAttachment,
-      { policy_arn: "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole" },
-    );
+    expect(policy(codedeploy, "assume_role_policy").Statement[0]).toMatchObject({
+      Principal: { Service: "codedeploy.amazonaws.com" },
+      Action: "sts:AssumeRole",
+    });
+    expect(
+      synthConstruct((s) => new IamRoles(s, "iam", { namePrefix: "x", revisionBucketArn: "arn:aws:s3:::r", region: "eu-west-1" })),
+    ).toHaveResourceWithProperties(IamRolePolicyAttachment, { policy_arn: "arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole" });
   });
 
   it("lets the instances use Session Manager, read the revision bucket and the region's CodeDeploy agent, and nothing else of S3", () => {

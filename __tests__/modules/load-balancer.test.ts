@@ -30,7 +30,10 @@ describe("LoadBalancer", () => {
     const groups = resources(doc(synth()), "aws_lb_target_group");
     expect(groups).toHaveLength(2);
     for (const g of groups) {
-      expect(g).toMatchObject({ deregistration_delay: "30", health_check: expect.objectContaining({ path: "/health", matcher: "200", interval: 10, healthy_threshold: 2 }) });
+      expect(g).toMatchObject({
+        deregistration_delay: "30",
+        health_check: expect.objectContaining({ path: "/health", matcher: "200", interval: 10, healthy_threshold: 2 }),
+      });
     }
     expect(synth()).toHaveResourceWithProperties(LbTargetGroup, { name: "webfleet-test-green", tags: { color: "green" } });
   });
@@ -59,7 +62,9 @@ describe("LoadBalancer", () => {
     expect(out).toHaveResourceWithProperties(LbListener, { port: 443, protocol: "HTTPS", ssl_policy: TLS_POLICY });
     expect(out).toHaveResourceWithProperties(LbListener, {
       port: 80,
-      default_action: [expect.objectContaining({ type: "redirect", redirect: expect.objectContaining({ protocol: "HTTPS", port: "443", status_code: "HTTP_301" }) })],
+      default_action: [
+        expect.objectContaining({ type: "redirect", redirect: expect.objectContaining({ protocol: "HTTPS", port: "443", status_code: "HTTP_301" }) }),
+      ],
     });
   });
 

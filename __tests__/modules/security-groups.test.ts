@@ -15,7 +15,12 @@ describe("SecurityGroups", () => {
     ]);
 
     const https = resources(synth({ clientCidrs: ["203.0.113.0/24"], https: true }), "aws_vpc_security_group_ingress_rule");
-    expect(https.filter((r) => r.cidr_ipv4).map((r) => Number(r.from_port)).sort((a, b) => a - b)).toEqual([80, 443]);
+    expect(
+      https
+        .filter((r) => r.cidr_ipv4)
+        .map((r) => Number(r.from_port))
+        .sort((a, b) => a - b),
+    ).toEqual([80, 443]);
   });
 
   it("routes only load balancer traffic to the instances, on port 80", () => {

@@ -7,14 +7,22 @@ import { doc, resources, stackOf } from "../helpers/stack";
 describe("state backend", () => {
   it("keeps an S3 state per environment and stack, encrypted, locked with S3's lock file", () => {
     const stack = stackOf();
-    configureStateBackend(stack, { type: "s3", bucket: "team-state", keyPrefix: "webfleet" }, { environment: "prod", stackName: "webfleet-prod", defaultRegion: "eu-west-1" });
+    configureStateBackend(
+      stack,
+      { type: "s3", bucket: "team-state", keyPrefix: "webfleet" },
+      { environment: "prod", stackName: "webfleet-prod", defaultRegion: "eu-west-1" },
+    );
     const backend = doc(Testing.synth(stack)).terraform?.backend?.s3;
     expect(backend).toEqual({ bucket: "team-state", key: "webfleet/prod/webfleet-prod.tfstate", region: "eu-west-1", encrypt: true, use_lockfile: true });
   });
 
   it("locks in DynamoDB instead when a table is named (Terraform < 1.10)", () => {
     const stack = stackOf();
-    configureStateBackend(stack, { type: "s3", bucket: "team-state", keyPrefix: "wf", region: "us-west-2", dynamodbTable: "locks" }, { environment: "dev", stackName: "webfleet-dev", defaultRegion: "eu-west-1" });
+    configureStateBackend(
+      stack,
+      { type: "s3", bucket: "team-state", keyPrefix: "wf", region: "us-west-2", dynamodbTable: "locks" },
+      { environment: "dev", stackName: "webfleet-dev", defaultRegion: "eu-west-1" },
+    );
     const backend = doc(Testing.synth(stack)).terraform?.backend?.s3;
     expect(backend).toMatchObject({ region: "us-west-2", dynamodb_table: "locks" });
     expect(backend?.use_lockfile).toBeUndefined();

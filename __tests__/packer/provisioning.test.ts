@@ -11,6 +11,7 @@ import { createServer } from "node:net";
 import { join } from "node:path";
 import { PACKER_DIR } from "../../scripts/lib/image/packer";
 import { removeTempDirs, tempDir as makeTempDir } from "../helpers/fake-packer";
+import { describeWithTool, missingProgram } from "../helpers/tools";
 
 const SCRIPTS = join(PACKER_DIR, "scripts");
 const script = (name: string) => join(SCRIPTS, name);
@@ -23,12 +24,6 @@ function call(file: string, fn: string, args: string[] = [], options: { input?: 
     env: options.env ?? process.env,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function requireProgram(program: string, install: string): string {
-  const r = spawnSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`${program} not found on PATH: ${install} (CI installs it)`);
-  return r.stdout.trim();
 }
 
 /** A temporary folder that Apache's unprivileged user can read. */
@@ -52,7 +47,9 @@ function tree(dir: string): string[] {
   return out;
 }
 
-const ALL = readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).sort();
+const ALL = readdirSync(SCRIPTS)
+  .filter((f) => f.endsWith(".sh"))
+  .sort();
 
 describe("every provisioning script", () => {
   test.each(ALL)("%s says what it is for, is strict, and runs main only when executed", (name) => {
@@ -74,7 +71,13 @@ describe("install-web.sh", () => {
   const web = script("install-web.sh");
 
   it("installs PHP 8.x with mbstring and the MySQL driver", () => {
-    expect(call(web, "php_packages", ["8.3"]).stdout.split("\n").filter(Boolean)).toEqual(["php8.3", "php8.3-cli", "php8.3-fpm", "php8.3-mbstring", "php8.3-mysqlnd"]);
+    expect(call(web, "php_packages", ["8.3"]).stdout.split("\n").filter(Boolean)).toEqual([
+      "php8.3",
+      "php8.3-cli",
+      "php8.3-fpm",
+      "php8.3-mbstring",
+      "php8.3-mysqlnd",
+    ]);
   });
 
   test.each(["7.4", "8", "8.3; rm -rf /", ""])("refuses the PHP version %p", (version) => {
@@ -87,7 +90,7 @@ describe("install-web.sh", () => {
     const conf = call(web, "render_health_conf", ["/usr/share/webfleet/health"]).stdout;
     expect(conf).toContain('Alias "/health" "/usr/share/webfleet/health/health.txt"');
     expect(conf).toContain('<Directory "/usr/share/webfleet/health">');
-    expect(conf).not.toContain("/var/www/html\"");
+    expect(conf).not.toContain('/var/www/html"');
   });
 
   it("installs the health endpoint the same way twice", () => {
@@ -208,12 +211,6 @@ describe("verify-image.sh", () => {
     expect(r.stdout.split("\n").filter(Boolean)).toEqual(["mysqli", "pdo_mysql"]);
   });
 
-  it("finds mbstring, mysqli and pdo_mysql in a PHP 8 built like the image's (Debian's php)", () => {
-    requireProgram("php", "apt-get install -y php-cli php-mbstring php-mysql");
-    const phpM = spawnSync("php", ["-m"], { encoding: "utf8" }).stdout;
-    expect(call(verify, "missing_php_modules", ["mbstring", "mysqli", "pdo_mysql"], { input: phpM }).stdout).toBe("");
-  });
-
   it("tells an empty web root from one with a dotfile", () => {
     const root = tempDir("webfleet-empty-");
     expect(call(verify, "web_root_is_empty", [root]).status).toBe(0);
@@ -222,6 +219,18 @@ describe("verify-image.sh", () => {
     expect(call(verify, "web_root_is_empty", [join(root, "missing")]).status).toBe(1);
   });
 });
+
+describeWithTool("PHP modules of Debian's php", missingProgram("php", "run npm run setup (Debian: apt-get install -y php-cli php-mbstring php-mysql)"))(
+  "verify-image.sh with php",
+  () => {
+    const verify = script("verify-image.sh");
+
+    it("finds mbstring, mysqli and pdo_mysql in a PHP 8 built like the image's (Debian's php)", () => {
+      const phpM = spawnSync("php", ["-m"], { encoding: "utf8" }).stdout;
+      expect(call(verify, "missing_php_modules", ["mbstring", "mysqli", "pdo_mysql"], { input: phpM }).stdout).toBe("");
+    });
+  },
+);
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -234,7 +243,11 @@ async function freePort(): Promise<number> {
   });
 }
 
-describe("the health endpoint, served by Apache", () => {
+describeWithTool(
+  "the health endpoint served by Apache",
+  missingProgram("apache2", "run npm run setup (Debian: apt-get install -y apache2 libapache2-mod-php)") ??
+    missingProgram("curl", "run npm run setup (Debian: apt-get install -y curl)"),
+)("the health endpoint, served by Apache", () => {
   const MODULES = "/usr/lib/apache2/modules";
   let apache: ChildProcess | undefined;
   let base: string;
@@ -242,7 +255,7 @@ describe("the health endpoint, served by Apache", () => {
   let webRoot: string;
 
   beforeAll(async () => {
-    const httpd = requireProgram("apache2", "apt-get install -y apache2");
+    const httpd = "apache2";
     // GIVEN the health endpoint installed by install-web.sh into a throwaway server root
     dir = tempDir("webfleet-apache-");
     webRoot = join(dir, "html");
@@ -327,7 +340,6 @@ describe("the health endpoint, served by Apache", () => {
   });
 
   it("is what verify-image.sh checks with curl", () => {
-    requireProgram("curl", "apt-get install -y curl");
     expect(call(script("verify-image.sh"), "http_status", [`${base}/health`, "5"]).stdout.trim()).toBe("200");
   });
 });

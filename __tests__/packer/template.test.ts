@@ -5,6 +5,7 @@
  */
 import { parse } from "@cdktf/hcl2json";
 import { execFileSync, spawnSync } from "node:child_process";
+import { describeWithTool, missingProgram } from "../helpers/tools";
 import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { PACKER_DIR, packerVariables } from "../../scripts/lib/image/packer";
@@ -12,7 +13,9 @@ import { PACKER_DIR, packerVariables } from "../../scripts/lib/image/packer";
 type Json = Record<string, unknown>;
 type Block = Record<string, unknown>;
 
-const HCL_FILES = readdirSync(PACKER_DIR).filter((f) => f.endsWith(".pkr.hcl")).sort();
+const HCL_FILES = readdirSync(PACKER_DIR)
+  .filter((f) => f.endsWith(".pkr.hcl"))
+  .sort();
 const TEXT = Object.fromEntries(HCL_FILES.map((f) => [f, readFileSync(join(PACKER_DIR, f), "utf8")]));
 const ALL_TEXT = Object.values(TEXT).join("\n");
 
@@ -36,13 +39,20 @@ beforeAll(async () => {
 
 /** The names used as `<kind>.<name>` anywhere in the template's text (comments stripped). */
 function referenced(kind: "var" | "local"): Set<string> {
-  const code = ALL_TEXT.split("\n").map((l) => l.replace(/^\s*#.*$/, "")).join("\n");
+  const code = ALL_TEXT.split("\n")
+    .map((l) => l.replace(/^\s*#.*$/, ""))
+    .join("\n");
   return new Set([...code.matchAll(new RegExp(`\\b${kind}\\.([A-Za-z_][A-Za-z0-9_-]*)`, "g"))].map((m) => m[1]));
 }
 
 /** Packer's AMI name filter is a glob: `*` any text, `?` one character. */
 function globToRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  return new RegExp(
+    `^${glob
+      .replace(/[.+^${}()|[\]\\]/g, "\\$&")
+      .replace(/\*/g, ".*")
+      .replace(/\?/g, ".")}$`,
+  );
 }
 
 /** A template string with `${var.x}` / `${local.x}` replaced by the given values. */
@@ -54,10 +64,8 @@ function interpolate(text: string, values: Record<string, string>): string {
   });
 }
 
-describe("packer fmt", () => {
+describeWithTool("packer fmt of the template", missingProgram("packer", "run npm run setup (Debian: apt-get install -y packer)"))("packer fmt", () => {
   it("finds nothing to reformat", () => {
-    const which = spawnSync("sh", ["-c", "command -v packer"], { encoding: "utf8" });
-    if (which.status !== 0) throw new Error("packer not found on PATH: install it (Debian: apt-get install -y packer; CI installs it) to check the template's formatting");
     const result = spawnSync("packer", ["fmt", "-check", "-diff", "."], { cwd: PACKER_DIR, encoding: "utf8" });
     expect({ status: result.status, output: `${result.stdout}${result.stderr}` }).toEqual({ status: 0, output: "" });
   });
@@ -67,7 +75,9 @@ describe("the template", () => {
   it("needs Packer >= 1.10 and the Amazon plugin", () => {
     const packer = template.packer[0];
     expect(packer.required_version).toBe(">= 1.10.0");
-    expect(packer.required_plugins).toEqual([{ amazon: expect.objectContaining({ source: "github.com/hashicorp/amazon", version: expect.stringMatching(/^(~>|>=) ?1\./) }) }]);
+    expect(packer.required_plugins).toEqual([
+      { amazon: expect.objectContaining({ source: "github.com/hashicorp/amazon", version: expect.stringMatching(/^(~>|>=) ?1\./) }) },
+    ]);
   });
 
   it("declares every variable it uses, and uses every variable it declares", () => {
@@ -95,7 +105,9 @@ describe("the template", () => {
   });
 
   it("requires a value only for what scripts/ami always passes", () => {
-    const required = Object.entries(template.variable).filter(([, [v]]) => !("default" in v)).map(([name]) => name);
+    const required = Object.entries(template.variable)
+      .filter(([, [v]]) => !("default" in v))
+      .map(([name]) => name);
     expect(required.sort()).toEqual(["environment", "region"]);
   });
 
@@ -198,7 +210,9 @@ describe("the build", () => {
 
   it("runs every provisioning script in packer/scripts, updates first and cleanup last", () => {
     const listed = scripts().map((s) => relative(PACKER_DIR, onDisk(s)));
-    const present = readdirSync(join(PACKER_DIR, "scripts")).filter((f) => f.endsWith(".sh")).map((f) => `scripts/${f}`);
+    const present = readdirSync(join(PACKER_DIR, "scripts"))
+      .filter((f) => f.endsWith(".sh"))
+      .map((f) => `scripts/${f}`);
     expect([...listed].sort()).toEqual(present.sort());
     expect(listed[0]).toBe("scripts/security-updates.sh");
     expect(listed[listed.length - 1]).toBe("scripts/cleanup.sh");

@@ -69,7 +69,9 @@ export async function readLiveColor(ssm: SSMClient, env: string): Promise<Color>
   const name = releaseParameters(env).liveColor;
   const value = (await getParameter(ssm, env, name)).trim();
   if (!(COLORS as readonly string[]).includes(value)) {
-    throw new ReleaseError(`SSM ${name} is '${value}', expected one of ${COLORS.join(", ")}: fix it with aws ssm put-parameter --overwrite --name ${name} --value blue`);
+    throw new ReleaseError(
+      `SSM ${name} is '${value}', expected one of ${COLORS.join(", ")}: fix it with aws ssm put-parameter --overwrite --name ${name} --value blue`,
+    );
   }
   return value as Color;
 }
@@ -129,9 +131,7 @@ export function explainAwsAccessError(e: unknown, region: string): Error {
   const name = errorName(e);
   const message = e instanceof Error ? e.message : String(e);
   if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-    return new ReleaseError(
-      "no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then run again",
-    );
+    return new ReleaseError("no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then run again");
   }
   if (["ExpiredToken", "ExpiredTokenException", "RequestExpired"].includes(name)) {
     return new ReleaseError(`your AWS credentials have expired (${message}): refresh them (aws sso login) and run again`);

@@ -73,7 +73,10 @@ export function parseOptions<S extends OptionSpecs>(argv: readonly string[], spe
 /** The value of a `--name a,b --name c` option as one list: `[a, b, c]`. */
 export function listOption(values: readonly string[] | string | undefined): string[] {
   const all = values === undefined ? [] : typeof values === "string" ? [values] : values;
-  return all.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v.length > 0);
+  return all
+    .flatMap((v) => v.split(","))
+    .map((v) => v.trim())
+    .filter((v) => v.length > 0);
 }
 
 /** `value` if it is one of `allowed`, else a UserError naming the option and the valid values. */
@@ -238,7 +241,9 @@ export async function requireTool(runner: Runner, req: ToolRequirement): Promise
   const version = result.exitCode === 0 ? parseToolVersion(result.stdout + "\n" + result.stderr) : undefined;
   if (!version) {
     const output = (result.stdout + result.stderr).trim().split("\n")[0] ?? "";
-    throw new UserError(`could not read the version of ${req.program} (${path}) from \`${shown}\` (exit ${result.exitCode}${output ? `: ${output}` : ""}): ${req.install}`);
+    throw new UserError(
+      `could not read the version of ${req.program} (${path}) from \`${shown}\` (exit ${result.exitCode}${output ? `: ${output}` : ""}): ${req.install}`,
+    );
   }
   if (compareVersions(version, req.minimumVersion) < 0) {
     throw new UserError(`${req.program} ${version} (${path}) is too old${req.why ? `: ${req.why}` : ""}; ${req.install}`);
@@ -275,7 +280,8 @@ export async function requireAwsCredentials(sts: STSClient, region: string): Pro
     return { account: id.Account ?? "unknown", arn: id.Arn ?? "unknown" };
   } catch (e) {
     const err = e as Error & { name?: string };
-    const how = "set AWS_PROFILE to a configured profile (and run `aws sso login --profile <name>` for SSO) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run again";
+    const how =
+      "set AWS_PROFILE to a configured profile (and run `aws sso login --profile <name>` for SSO) or export AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, then run again";
     if (err.name === "CredentialsProviderError") throw new UserError(`no AWS credentials found: ${how}`);
     if (/expired/i.test(`${err.name} ${err.message}`)) throw new UserError(`the AWS credentials have expired: ${how}`);
     throw new UserError(`could not check the AWS credentials with STS GetCallerIdentity in ${region} (${err.name}: ${err.message}): ${how}`);

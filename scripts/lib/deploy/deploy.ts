@@ -15,20 +15,23 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadEnvironment, type EnvironmentConfig } from "../../../config/load";
 import { COLORS, releaseParameters, stackName, type Color, type PublishedStack } from "../../../modules/names";
-import { amiInRegion, buildImage, gitCommit, REPO_ROOT, requireBuildTools, validateRegions, variablesFor, type AmiDeps, type BuildOptions } from "../image/build";
+import {
+  amiInRegion,
+  buildImage,
+  gitCommit,
+  REPO_ROOT,
+  requireBuildTools,
+  validateRegions,
+  variablesFor,
+  type AmiDeps,
+  type BuildOptions,
+} from "../image/build";
 import { assertNotPinned, initialAmiEnvVar, parameterColors, publishAmi, type Published } from "../image/publish";
 import { readParameter } from "../aws/ssm";
 import { collectProblem, formatCommand, requireAwsCredentials, requireTool, UserError, type ToolRequirement } from "../cli";
 import { describePackerRun, PACKER_DIR } from "../image/packer";
 import { describeHolder, forceUnlockCommand, inspectLock, staleLockMessage } from "../release/lock";
-import {
-  listRefreshes,
-  refreshesStartedByDeploy,
-  snapshotRefreshIds,
-  waitForRefreshes,
-  type RefreshOutcome,
-  type WatchedRefresh,
-} from "./instance-refresh";
+import { listRefreshes, refreshesStartedByDeploy, snapshotRefreshIds, waitForRefreshes, type RefreshOutcome, type WatchedRefresh } from "./instance-refresh";
 
 export const TERRAFORM_REQUIREMENT: ToolRequirement = {
   program: "terraform",
@@ -92,7 +95,9 @@ export async function planAmiTargets(ssm: SSMClient, env: EnvironmentConfig, req
   const names = releaseParameters(env.name);
   const live = await readParameter(ssm, names.liveColor);
   if (live && !(COLORS as readonly string[]).includes(live.value)) {
-    throw new UserError(`SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`);
+    throw new UserError(
+      `SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`,
+    );
   }
   const liveColor = live ? (live.value as Color) : undefined;
   let colors: Color[];
@@ -166,9 +171,13 @@ async function dryRun(deps: DeployDeps, env: EnvironmentConfig, options: DeployO
       plan.push(`   then publish its id to the idle color's parameter (or, before the first deploy, pass it as WEBFLEET_INITIAL_AMI_<COLOR>)`);
     }
   }
-  plan.push(`2. ${formatCommand("cdktf", cdktfArgs(env.name, options.autoApprove))}${options.autoApprove ? "" : " (asks before applying; --auto-approve does not)"}`);
+  plan.push(
+    `2. ${formatCommand("cdktf", cdktfArgs(env.name, options.autoApprove))}${options.autoApprove ? "" : " (asks before applying; --auto-approve does not)"}`,
+  );
   const watched = [...groups.entries()].map(([c, g]) => `${c} ${g}`).join(", ");
-  plan.push(`3. wait for the instance refreshes the deploy starts (${watched || "the fleets' Auto Scaling groups"}), up to ${options.timeoutMinutes ?? 60} minutes`);
+  plan.push(
+    `3. wait for the instance refreshes the deploy starts (${watched || "the fleets' Auto Scaling groups"}), up to ${options.timeoutMinutes ?? 60} minutes`,
+  );
   return { environment: env.name, stack: stackName(env.name), dryRun: true, ami: null, refreshes: [], ok: true, plan, problems };
 }
 
@@ -274,11 +283,10 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
     return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, idleNote, refreshes: [], ok: true };
   }
   deps.log(`waiting for ${watched.length} instance refresh${watched.length > 1 ? "es" : ""}: ${watched.map((w) => `${w.label} ${w.groupName}`).join(", ")}`);
-  const outcomes = await waitForRefreshes(
-    { autoScaling: deps.autoScaling, log: deps.log, sleep: deps.sleep, now: deps.now, signal: deps.signal },
-    watched,
-    { timeoutMinutes: options.timeoutMinutes, pollSeconds: options.pollSeconds },
-  );
+  const outcomes = await waitForRefreshes({ autoScaling: deps.autoScaling, log: deps.log, sleep: deps.sleep, now: deps.now, signal: deps.signal }, watched, {
+    timeoutMinutes: options.timeoutMinutes,
+    pollSeconds: options.pollSeconds,
+  });
   return { environment: env.name, stack: stackName(env.name), dryRun: false, ami, idleNote, refreshes: outcomes, ok: outcomes.every((o) => o.ok) };
 }
 

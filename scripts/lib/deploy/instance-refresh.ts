@@ -3,12 +3,7 @@
  * progress. Terraform starts a refresh when a fleet's launch template changes (a new AMI)
  * and returns at once; `npm run deploy` waits here until every such refresh has ended.
  */
-import {
-  DescribeInstanceRefreshesCommand,
-  type AutoScalingClient,
-  type InstanceRefresh,
-  type InstanceRefreshStatus,
-} from "@aws-sdk/client-auto-scaling";
+import { DescribeInstanceRefreshesCommand, type AutoScalingClient, type InstanceRefresh, type InstanceRefreshStatus } from "@aws-sdk/client-auto-scaling";
 import type { Log } from "../cli";
 
 /** Statuses after which nothing more happens. Only `Successful` is a success. */

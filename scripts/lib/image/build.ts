@@ -126,7 +126,9 @@ export async function buildImage(
 ): Promise<BuiltImage> {
   const image = await runPackerBuild({ runner: deps.runner, log: deps.log, packer: packer.path, packerDir: deps.packerDir, signal: deps.signal }, vars);
   if (!image.amis.some((a) => a.region === env.region)) {
-    throw new PackerBuildError(`the build made no AMI in ${env.region} (got ${image.amis.map((a) => `${a.region}:${a.amiId}`).join(", ")}); nothing was published`);
+    throw new PackerBuildError(
+      `the build made no AMI in ${env.region} (got ${image.amis.map((a) => `${a.region}:${a.amiId}`).join(", ")}); nothing was published`,
+    );
   }
   return image;
 }
@@ -197,9 +199,7 @@ export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<Am
     assertNotPinned(env, t.color);
     if (!(await readParameter(deps.ssm, t.parameter))) throw new UserError(notDeployedMessage(env.name, t.parameter));
     target = t;
-    deps.log(
-      t.liveColor ? `publishing to the idle color ${t.color} (${t.liveColor} is live): ${t.parameter}` : `publishing to ${t.color}: ${t.parameter}`,
-    );
+    deps.log(t.liveColor ? `publishing to the idle color ${t.color} (${t.liveColor} is live): ${t.parameter}` : `publishing to ${t.color}: ${t.parameter}`);
   }
 
   const commit = await gitCommit(deps.runner, deps.repoRoot ?? REPO_ROOT);
@@ -225,7 +225,14 @@ export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<Am
     gitCommit: commit,
     packerRunUuid: image.runUuid,
     parameter: published
-      ? { name: published.parameter, color: published.color, region: published.region, written: true, version: published.version, previousValue: published.previousValue }
+      ? {
+          name: published.parameter,
+          color: published.color,
+          region: published.region,
+          written: true,
+          version: published.version,
+          previousValue: published.previousValue,
+        }
       : null,
   };
 }
@@ -233,12 +240,17 @@ export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<Am
 /** The lines `npm run ami` prints for a person (the JSON form is the result itself). */
 export function formatAmiResult(result: AmiResult): string[] {
   if (result.dryRun && result.plan) {
-    const lines = [`dry run: nothing is built or published.`, `environment ${result.environment}: ${result.region}, ${result.architecture}, commit ${result.gitCommit}`];
+    const lines = [
+      `dry run: nothing is built or published.`,
+      `environment ${result.environment}: ${result.region}, ${result.architecture}, commit ${result.gitCommit}`,
+    ];
     lines.push(`would run:`, ...result.plan.commands.map((c) => `  ${c}`));
     if (result.parameter) {
       lines.push(
         `would publish the ${result.region} AMI id to ${result.parameter.name}` +
-          (result.parameter.color ? ` (${result.parameter.color})` : ` (the idle color, read from ${releaseParameters(result.environment).liveColor} at run time)`),
+          (result.parameter.color
+            ? ` (${result.parameter.color})`
+            : ` (the idle color, read from ${releaseParameters(result.environment).liveColor} at run time)`),
       );
     } else {
       lines.push(`would publish nothing (--no-publish): the AMI id is printed`);

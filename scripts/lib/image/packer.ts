@@ -28,7 +28,8 @@ export const SESSION_MANAGER_PLUGIN_REQUIREMENT: ToolRequirement = {
   program: "session-manager-plugin",
   versionArgs: ["--version"],
   minimumVersion: "1.2.0",
-  install: "install the Session Manager plugin for the AWS CLI (https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html), or build without --session-manager",
+  install:
+    "install the Session Manager plugin for the AWS CLI (https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-install-plugin.html), or build without --session-manager",
 };
 
 // ---------------------------------------------------------------------------------------
@@ -76,7 +77,6 @@ export function packerCommands(vars: Readonly<Record<string, string>>): { init: 
     build: ["build", "-machine-readable", "-on-error=cleanup", ...varArgs(vars), "."],
   };
 }
-
 
 // ---------------------------------------------------------------------------------------
 // -machine-readable output
@@ -136,7 +136,10 @@ const ARTIFACT_PAIR = /^([a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d+):(ami-[0-9a-f]{
 
 /** The Amazon plugin's artifact id, `region:ami,region:ami`, as a list (order kept). */
 export function parseArtifactId(id: string): RegionalAmi[] {
-  const pairs = id.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
+  const pairs = id
+    .split(",")
+    .map((p) => p.trim())
+    .filter((p) => p.length > 0);
   if (pairs.length === 0) throw new Error(`empty AMI artifact id`);
   return pairs.map((pair) => {
     const m = ARTIFACT_PAIR.exec(pair);
@@ -245,7 +248,9 @@ export function imageOfLastRun(manifest: PackerManifest, previousRunUuid?: strin
   const builds = manifest.builds.filter((b) => b.packer_run_uuid === runUuid && b.artifact_id.trim() !== "");
   if (builds.length === 0) throw new NoArtifactError(`the manifest's last run ${runUuid} has no artifact`);
   if (builds.length > 1) {
-    throw new NoArtifactError(`the manifest's last run ${runUuid} has ${builds.length} artifacts (${builds.map((b) => b.name).join(", ")}); expected one AMI build`);
+    throw new NoArtifactError(
+      `the manifest's last run ${runUuid} has ${builds.length} artifacts (${builds.map((b) => b.name).join(", ")}); expected one AMI build`,
+    );
   }
   const [build] = builds;
   const customData = build.custom_data ?? {};

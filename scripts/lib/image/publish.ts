@@ -57,7 +57,9 @@ export async function resolveTargetColor(ssm: SSMClient, env: EnvironmentConfig,
   const live = await readParameter(ssm, names.liveColor);
   if (!live) throw new UserError(`${notDeployedMessage(env.name, names.liveColor)}; or name the color with --color blue|green`);
   if (!(COLORS as readonly string[]).includes(live.value)) {
-    throw new UserError(`SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`);
+    throw new UserError(
+      `SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`,
+    );
   }
   const liveColor = live.value as Color;
   const color = otherColor(liveColor);

@@ -74,9 +74,16 @@ export async function prepareRevision(options: ReleaseOptions, out: Output, bund
   const flag = options.fileExistsBehavior;
   if (options.github !== undefined) {
     const github = parseGitHubRevision(options.github);
-    say(out, `revision: GitHub ${github.repository} at ${github.commitId}`, "  (the appspec of a GitHub revision is not validated here, and its hook timeouts are not in the estimate)");
+    say(
+      out,
+      `revision: GitHub ${github.repository} at ${github.commitId}`,
+      "  (the appspec of a GitHub revision is not validated here, and its hook timeouts are not in the estimate)",
+    );
     if (flag) {
-      say(out, `! --file-exists-behavior ${flag.toLowerCase()}: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag`);
+      say(
+        out,
+        `! --file-exists-behavior ${flag.toLowerCase()}: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag`,
+      );
     }
     return { type: "github", github };
   }
@@ -132,7 +139,8 @@ function printPlan(out: Output, plan: ReleasePlan, stack: PublishedStack, fleet:
   say(
     out,
     `timeout: ${formatDuration(timeoutMinutes * 60)}${options.timeoutMinutes ? "" : " (worst case + 25 %; --timeout-minutes to change)"}, ` +
-      (options.onTimeout === "rollback" ? "then stop and roll back" : "then leave it running") + " (--on-timeout)",
+      (options.onTimeout === "rollback" ? "then stop and roll back" : "then leave it running") +
+      " (--on-timeout)",
   );
 }
 
@@ -192,7 +200,13 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     const lock = await acquireLock(
       deps.ssm,
       env.name,
-      { id: deps.newLockId(), user: `${deps.whoami.user} (${caller})`, host: deps.whoami.host, startedAt: new Date(deps.clock.now()).toISOString(), strategy: plan.strategy },
+      {
+        id: deps.newLockId(),
+        user: `${deps.whoami.user} (${caller})`,
+        host: deps.whoami.host,
+        startedAt: new Date(deps.clock.now()).toISOString(),
+        strategy: plan.strategy,
+      },
       { codedeploy: deps.codedeploy, nowMs: deps.clock.now() },
     );
     let created: string | undefined;
@@ -212,16 +226,18 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     } finally {
       if (leftRunning) await keepLock(lock, leftRunning);
       else {
-        const warning = await lock.release().catch(
-          (e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): ${forceUnlockCommand(env.name)}`,
-        );
+        const warning = await lock
+          .release()
+          .catch((e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): ${forceUnlockCommand(env.name)}`);
         if (warning) say(out, `! ${warning}`);
       }
     }
   };
 
   const keepLock = async (lock: ReleaseLock, deploymentId: string): Promise<void> => {
-    const warning = await lock.keep(deploymentId).catch((e: unknown) => `could not record ${deploymentId} in the release lock (${e instanceof Error ? e.message : String(e)})`);
+    const warning = await lock
+      .keep(deploymentId)
+      .catch((e: unknown) => `could not record ${deploymentId} in the release lock (${e instanceof Error ? e.message : String(e)})`);
     say(
       out,
       `! kept the release lock of ${env.name}: deployment ${deploymentId} is still running, and npm run deploy (an instance refresh) or another release must not start under it.`,
@@ -252,7 +268,9 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
           executeDeployStep({ ...deps, region: stack.region }, s, {
             applicationName: stack.applicationName,
             revision: revisionLocation(source),
-            description: [`webfleet release ${plan.strategy} of ${describeRevision(source)} by ${deps.whoami.user}`, options.description].filter(Boolean).join(": "),
+            description: [`webfleet release ${plan.strategy} of ${describeRevision(source)} by ${deps.whoami.user}`, options.description]
+              .filter(Boolean)
+              .join(": "),
             fileExistsBehavior: options.fileExistsBehavior ?? (revision.type === "s3" ? revision.fileExistsBehavior : undefined) ?? "DISALLOW",
             timeoutMs: timeoutMinutes * 60_000,
             onTimeout: options.onTimeout,

@@ -116,7 +116,9 @@ export class ReleaseLock {
     const current = await readLock(this.ssm, this.env);
     if (current?.info?.id !== this.info.id) return;
     this.info = { ...this.info, ...patch };
-    await this.ssm.send(new PutParameterCommand({ Name: releaseParameters(this.env).releaseLock, Value: JSON.stringify(this.info), Type: "String", Overwrite: true }));
+    await this.ssm.send(
+      new PutParameterCommand({ Name: releaseParameters(this.env).releaseLock, Value: JSON.stringify(this.info), Type: "String", Overwrite: true }),
+    );
   }
 
   /**
@@ -126,7 +128,8 @@ export class ReleaseLock {
   async keep(deploymentId: string): Promise<string | undefined> {
     const name = releaseParameters(this.env).releaseLock;
     const current = await readLock(this.ssm, this.env);
-    if (!current) return `the release lock ${name} was already gone (removed with --force-unlock?): nothing keeps npm run deploy from replacing instances under ${deploymentId}`;
+    if (!current)
+      return `the release lock ${name} was already gone (removed with --force-unlock?): nothing keeps npm run deploy from replacing instances under ${deploymentId}`;
     if (current.info?.id !== this.info.id) return `the release lock ${name} now belongs to ${describeHolder(current, Date.now())}; left it alone`;
     if (this.info.deploymentId !== deploymentId) await this.update({ deploymentId });
     return undefined;
@@ -151,12 +154,7 @@ export class ReleaseLock {
  * Takes the lock or throws a {@link ReleaseError} naming the holder (and, when its deployment
  * has ended, saying the lock looks stale and how to remove it).
  */
-export async function acquireLock(
-  ssm: SSMClient,
-  env: string,
-  info: LockInfo,
-  opts: { codedeploy?: CodeDeployClient; nowMs: number },
-): Promise<ReleaseLock> {
+export async function acquireLock(ssm: SSMClient, env: string, info: LockInfo, opts: { codedeploy?: CodeDeployClient; nowMs: number }): Promise<ReleaseLock> {
   const name = releaseParameters(env).releaseLock;
   try {
     await ssm.send(
@@ -165,7 +163,8 @@ export async function acquireLock(
         Value: JSON.stringify(info),
         Type: "String",
         Overwrite: false,
-        Description: "webfleet release lock: present while a release, or a deployment it left running, runs (npm run release -- --force-unlock removes a stale one)",
+        Description:
+          "webfleet release lock: present while a release, or a deployment it left running, runs (npm run release -- --force-unlock removes a stale one)",
       }),
     );
     return new ReleaseLock(ssm, env, info);
@@ -190,7 +189,10 @@ export async function forceUnlock(ssm: SSMClient, env: string, opts: { dryRun: b
   if (!state) return `no release lock for ${env} (${name} does not exist): nothing to remove`;
   const { held, deploymentStatus: status } = state;
   const who = describeHolder(held, opts.nowMs, status);
-  const running = status && !state.stale ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${held.info?.deploymentId} --auto-rollback-enabled), and npm run deploy no longer waits for it.` : "";
+  const running =
+    status && !state.stale
+      ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${held.info?.deploymentId} --auto-rollback-enabled), and npm run deploy no longer waits for it.`
+      : "";
   if (opts.dryRun) return `would remove the release lock of ${env}, held by ${who} (dry run: kept)${running}`;
   try {
     await ssm.send(new DeleteParameterCommand({ Name: name }));

@@ -112,7 +112,10 @@ export function formatFailures(targets: readonly TargetView[], maxLogLines = 30)
       const d = e.diagnostics ?? {};
       lines.push(`✗ ${t.id}: ${e.name} failed${d.scriptName ? ` in ${d.scriptName}` : ""}${d.errorCode ? ` (${d.errorCode})` : ""}`);
       if (d.message) lines.push(`  ${d.message.trim()}`);
-      const tail = (d.logTail ?? "").trimEnd().split("\n").filter((l) => l.length > 0);
+      const tail = (d.logTail ?? "")
+        .trimEnd()
+        .split("\n")
+        .filter((l) => l.length > 0);
       if (tail.length > 0) {
         lines.push("  log tail (from CodeDeploy):");
         for (const l of tail.slice(-maxLogLines)) lines.push(`    │ ${l}`);

@@ -8,13 +8,7 @@
  * implementations of {@link Strategy} whose plans add step kinds (scale the idle color, deploy
  * to it, smoke-test it, shift weights, bake), not a rewrite of the flow.
  */
-import {
-  PREDEFINED_STRATEGIES,
-  minHealthyStrategyKey,
-  type Color,
-  type MinimumHealthyHosts,
-  type PublishedStack,
-} from "../../../modules/names";
+import { PREDEFINED_STRATEGIES, minHealthyStrategyKey, type Color, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
 import { ReleaseError } from "./errors";
 import { estimateDuration, type DurationEstimate, type HookTime } from "./estimate";
 
@@ -227,7 +221,9 @@ export function resolveStrategy(key: string | undefined, stack: PublishedStack):
     const source = key === undefined ? `the stack's default strategy '${wanted}'` : `--strategy '${wanted}'`;
     throw new ReleaseError(
       `${source} has no deployment config in the deployed stack webfleet-${stack.environment}; deployed strategies: ${valid.join(", ")}` +
-        (parsed?.rule.type === "min-healthy" ? ` (if config/${stack.environment}.yaml lists it, run npx cdktf deploy webfleet-${stack.environment} first)` : ""),
+        (parsed?.rule.type === "min-healthy"
+          ? ` (if config/${stack.environment}.yaml lists it, run npx cdktf deploy webfleet-${stack.environment} first)`
+          : ""),
     );
   }
   return new InPlaceStrategy(parsed.key, parsed.rule, configName);

@@ -35,7 +35,10 @@ export const APACHE_MODULES = {
 } as const;
 
 export class MissingToolsError extends Error {
-  constructor(readonly missing: readonly string[], packages: readonly string[]) {
+  constructor(
+    readonly missing: readonly string[],
+    packages: readonly string[],
+  ) {
     super(`${missing.join("\n")}\n  fix: apt-get install -y ${[...new Set(packages)].join(" ")}`);
     this.name = "MissingToolsError";
   }
@@ -77,12 +80,36 @@ export function findLocalTools(overrides: Partial<LocalTools> = {}): LocalTools 
   if (absent.length) need(`Apache modules not found in ${modulesDir}: ${absent.join(", ")}`, "apache2");
   const phpModule = overrides.phpModule ?? findPhpModule(modulesDir);
   if (!phpModule || !existsSync(phpModule)) need(`mod_php not found (no libphp8.x.so in ${modulesDir})`, "libapache2-mod-php");
-  const chromium = overrides.chromium ?? DEFAULT_TOOL_PATHS.chromium;
-  if (!existsSync(chromium)) need(`chromium not found at ${chromium}`, "chromium");
+  const chromium = overrides.chromium ?? findChromium();
+  if (!chromium || !existsSync(chromium)) {
+    need(
+      `chromium not found${overrides.chromium ? ` at ${overrides.chromium}` : ` (looked at WEBFLEET_CHROMIUM, ${DEFAULT_TOOL_PATHS.chromium}, PATH and .cache/browsers/)`}`,
+      "chromium",
+    );
+  }
   const shellcheck = overrides.shellcheck ?? onPath("shellcheck");
   if (!shellcheck || !existsSync(shellcheck)) need(`shellcheck not found${overrides.shellcheck ? ` at ${overrides.shellcheck}` : " on PATH"}`, "shellcheck");
   if (missing.length) throw new MissingToolsError(missing, packages);
-  return { apache2: apache2!, apacheModulesDir: modulesDir, phpModule: phpModule!, chromium, shellcheck: shellcheck! };
+  return { apache2: apache2!, apacheModulesDir: modulesDir, phpModule: phpModule!, chromium: chromium!, shellcheck: shellcheck! };
+}
+
+/** Where `npm run setup` puts Chrome for Testing's headless shell on Ubuntu (whose chromium is a snap). */
+export const BROWSER_CACHE = join(__dirname, "../../../.cache/browsers/chrome-headless-shell");
+
+/** WEBFLEET_CHROMIUM, Debian's chromium, chromium on PATH, or the headless shell `npm run setup` fetched. */
+export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  if (env.WEBFLEET_CHROMIUM) return env.WEBFLEET_CHROMIUM;
+  if (existsSync(DEFAULT_TOOL_PATHS.chromium)) return DEFAULT_TOOL_PATHS.chromium;
+  const onPathChromium = onPath("chromium", env.PATH);
+  if (onPathChromium) return onPathChromium;
+  if (!existsSync(BROWSER_CACHE)) return undefined;
+  for (const version of readdirSync(BROWSER_CACHE).sort().reverse()) {
+    for (const platform of readdirSync(join(BROWSER_CACHE, version))) {
+      const binary = join(BROWSER_CACHE, version, platform, "chrome-headless-shell");
+      if (existsSync(binary)) return binary;
+    }
+  }
+  return undefined;
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago. */

@@ -182,7 +182,7 @@ const NOT_FOR_EC2_KEYS: Record<string, string> = {
 const ECS_ONLY_EVENTS = ["AfterAllowTestTraffic"];
 const USER_NAME = /^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/;
 
-const show = (v: unknown): string => (v === undefined ? "nothing" : typeof v === "string" ? JSON.stringify(v) : JSON.stringify(v) ?? String(v));
+const show = (v: unknown): string => (v === undefined ? "nothing" : typeof v === "string" ? JSON.stringify(v) : (JSON.stringify(v) ?? String(v)));
 const listOf = (xs: readonly string[]): string => xs.join(", ");
 
 class Checker {
@@ -351,7 +351,11 @@ function checkOs(c: Checker, e: Entry | undefined, rootLine: number): string | u
   const v = stringOf(e.value);
   if (v === "linux") return v;
   const hint =
-    v === "windows" ? "CodeDeploy also knows windows, but webfleet's instances run Amazon Linux" : v?.toLowerCase() === "linux" ? "it is case-sensitive" : "the instances run Amazon Linux";
+    v === "windows"
+      ? "CodeDeploy also knows windows, but webfleet's instances run Amazon Linux"
+      : v?.toLowerCase() === "linux"
+        ? "it is case-sensitive"
+        : "the instances run Amazon Linux";
   c.add(c.lineOf(e.value, c.lineOf(e.keyNode)), "os", jsOf(e.value), `must be linux (got ${typeName(e.value)}): ${hint}`);
   return undefined;
 }
@@ -360,7 +364,12 @@ function checkFileExistsBehavior(c: Checker, e: Entry | undefined): FileExistsBe
   if (!e) return undefined;
   const v = stringOf(e.value);
   if (v !== undefined && (FILE_EXISTS_BEHAVIORS as readonly string[]).includes(v)) return v as FileExistsBehavior;
-  c.add(c.lineOf(e.value, c.lineOf(e.keyNode)), "file_exists_behavior", jsOf(e.value), `must be one of ${listOf(FILE_EXISTS_BEHAVIORS)} (got ${typeName(e.value)}); leave it out for the default, DISALLOW`);
+  c.add(
+    c.lineOf(e.value, c.lineOf(e.keyNode)),
+    "file_exists_behavior",
+    jsOf(e.value),
+    `must be one of ${listOf(FILE_EXISTS_BEHAVIORS)} (got ${typeName(e.value)}); leave it out for the default, DISALLOW`,
+  );
   return undefined;
 }
 
@@ -429,7 +438,12 @@ function checkDestination(c: Checker, e: Entry | undefined, field: string, itemL
   }
   const v = stringOf(e.value);
   if (v === undefined || !v.startsWith("/")) {
-    c.add(c.lineOf(e.value, c.lineOf(e.keyNode)), field, jsOf(e.value), `must be an absolute path on the instance, e.g. /var/www/html (got ${typeName(e.value)})`);
+    c.add(
+      c.lineOf(e.value, c.lineOf(e.keyNode)),
+      field,
+      jsOf(e.value),
+      `must be an absolute path on the instance, e.g. /var/www/html (got ${typeName(e.value)})`,
+    );
     return undefined;
   }
   return posix.normalize(v).replace(/(.)\/$/, "$1");
@@ -454,7 +468,12 @@ function checkPermissions(c: Checker, e: Entry | undefined, files: AppSpecFile[]
     const entries = new Map(entriesOf(node).map((x) => [x.key, x]));
     for (const x of entries.values()) {
       if (!PERMISSION_KEYS.includes(x.key)) {
-        c.add(c.lineOf(x.keyNode), `${field}.${x.key}`, jsOf(x.value), `unknown key${suggestion(x.key, PERMISSION_KEYS)}; a permissions entry has: ${listOf(PERMISSION_KEYS)}`);
+        c.add(
+          c.lineOf(x.keyNode),
+          `${field}.${x.key}`,
+          jsOf(x.value),
+          `unknown key${suggestion(x.key, PERMISSION_KEYS)}; a permissions entry has: ${listOf(PERMISSION_KEYS)}`,
+        );
       }
     }
     const perm: Record<string, unknown> = {};
@@ -465,7 +484,12 @@ function checkPermissions(c: Checker, e: Entry | undefined, files: AppSpecFile[]
     if (!object) {
       c.add(c.lineOf(node), `${field}.object`, undefined, "is required: the absolute path on the instance the permissions apply to, e.g. /var/www/html");
     } else if (objectValue === undefined || !objectValue.startsWith("/")) {
-      c.add(lineOfEntry(object), `${field}.object`, jsOf(object.value), `must be an absolute path on the instance, e.g. /var/www/html (got ${typeName(object.value)})`);
+      c.add(
+        lineOfEntry(object),
+        `${field}.object`,
+        jsOf(object.value),
+        `must be an absolute path on the instance, e.g. /var/www/html (got ${typeName(object.value)})`,
+      );
     } else {
       perm.object = objectValue;
       const dests = (files ?? []).map((f) => f.destination);
@@ -485,10 +509,10 @@ function checkPermissions(c: Checker, e: Entry | undefined, files: AppSpecFile[]
       const x = entries.get(key);
       if (!x) continue;
       const v = stringOf(x.value);
-      const valid =
-        key === "pattern" ? v !== undefined && v !== "" : v !== undefined && USER_NAME.test(v);
+      const valid = key === "pattern" ? v !== undefined && v !== "" : v !== undefined && USER_NAME.test(v);
       if (!valid) {
-        const what = key === "pattern" ? 'a glob string, e.g. "*.txt" ("**" for everything, the default)' : `a ${key === "owner" ? "user" : "group"} name, e.g. ec2-user`;
+        const what =
+          key === "pattern" ? 'a glob string, e.g. "*.txt" ("**" for everything, the default)' : `a ${key === "owner" ? "user" : "group"} name, e.g. ec2-user`;
         c.add(lineOfEntry(x), `${field}.${key}`, jsOf(x.value), `must be ${what} (got ${typeName(x.value)})`);
       } else perm[key] = v;
     }
@@ -497,7 +521,12 @@ function checkPermissions(c: Checker, e: Entry | undefined, files: AppSpecFile[]
     if (except) {
       const list = stringList(except.value);
       if (!list) {
-        c.add(lineOfEntry(except), `${field}.except`, jsOf(except.value), `must be a list of names or globs, e.g. [my-file-3.txt] (got ${typeName(except.value)})`);
+        c.add(
+          lineOfEntry(except),
+          `${field}.except`,
+          jsOf(except.value),
+          `must be a list of names or globs, e.g. [my-file-3.txt] (got ${typeName(except.value)})`,
+        );
       } else perm.except = list;
     }
 
@@ -652,7 +681,12 @@ function rangeProblem(range: string): string | undefined {
 function checkContext(c: Checker, e: Entry, field: string): AppSpecPermission["context"] | undefined {
   const v = e.value;
   if (!isMap(v)) {
-    c.add(c.lineOf(v, c.lineOf(e.keyNode)), field, jsOf(v), `must be a mapping with type (and optionally user, range), e.g. {type: httpd_sys_content_t} (got ${typeName(v)})`);
+    c.add(
+      c.lineOf(v, c.lineOf(e.keyNode)),
+      field,
+      jsOf(v),
+      `must be a mapping with type (and optionally user, range), e.g. {type: httpd_sys_content_t} (got ${typeName(v)})`,
+    );
     return undefined;
   }
   const before = c.problems.length;
@@ -720,7 +754,9 @@ function checkHooks(c: Checker, e: Entry | undefined, revisionDir?: string): App
       } else allValid = false;
     });
     if (allValid && scripts.length > 1 && total > MAX_EVENT_SECONDS) {
-      const defaults = scripts.some((s) => s.timeout === undefined) ? ` (a script without timeout counts as the default ${DEFAULT_SCRIPT_TIMEOUT_SECONDS} s)` : "";
+      const defaults = scripts.some((s) => s.timeout === undefined)
+        ? ` (a script without timeout counts as the default ${DEFAULT_SCRIPT_TIMEOUT_SECONDS} s)`
+        : "";
       c.add(
         eventLine,
         field,
@@ -752,7 +788,12 @@ function checkScript(c: Checker, node: Node | null, field: string, eventLine: nu
   if (!loc) {
     c.add(c.lineOf(node), `${field}.location`, undefined, "is required: the script's path in the revision, e.g. scripts/set_owner");
   } else if (!locValue) {
-    c.add(c.lineOf(loc.value, c.lineOf(loc.keyNode)), `${field}.location`, jsOf(loc.value), `must be the script's path in the revision, e.g. scripts/set_owner (got ${typeName(loc.value)})`);
+    c.add(
+      c.lineOf(loc.value, c.lineOf(loc.keyNode)),
+      `${field}.location`,
+      jsOf(loc.value),
+      `must be the script's path in the revision, e.g. scripts/set_owner (got ${typeName(loc.value)})`,
+    );
   } else {
     const line = c.lineOf(loc.value);
     // The agent joins the location onto the revision's folder (hook_executor.rb,
@@ -775,7 +816,12 @@ function checkScript(c: Checker, node: Node | null, field: string, eventLine: nu
     const v = timeout.value;
     const n = isScalar(v) && typeof v.value === "number" ? v.value : NaN;
     if (!Number.isInteger(n) || n < 1 || n > MAX_EVENT_SECONDS) {
-      c.add(c.lineOf(v, c.lineOf(timeout.keyNode)), `${field}.timeout`, jsOf(v), `must be a whole number of seconds from 1 to ${MAX_EVENT_SECONDS} (got ${typeName(v)})`);
+      c.add(
+        c.lineOf(v, c.lineOf(timeout.keyNode)),
+        `${field}.timeout`,
+        jsOf(v),
+        `must be a whole number of seconds from 1 to ${MAX_EVENT_SECONDS} (got ${typeName(v)})`,
+      );
     } else out.timeout = n;
   }
 
@@ -783,7 +829,12 @@ function checkScript(c: Checker, node: Node | null, field: string, eventLine: nu
   if (runas) {
     const v = stringOf(runas.value)?.trim();
     if (v === undefined || !USER_NAME.test(v)) {
-      c.add(c.lineOf(runas.value, c.lineOf(runas.keyNode)), `${field}.runas`, jsOf(runas.value), `must be a user name on the instance, e.g. root or ec2-user (got ${typeName(runas.value)})`);
+      c.add(
+        c.lineOf(runas.value, c.lineOf(runas.keyNode)),
+        `${field}.runas`,
+        jsOf(runas.value),
+        `must be a user name on the instance, e.g. root or ec2-user (got ${typeName(runas.value)})`,
+      );
     } else out.runas = v;
   }
 

@@ -121,7 +121,16 @@ export const gitSourceDate: GitSourceDate = async (dir) => {
   const shipped = status.stdout
     .split("\0")
     .filter((record) => record !== "")
-    .filter((record) => !(record.startsWith("!! ") && record.slice(3).split("/").some((part) => IGNORED.has(part))));
+    .filter(
+      (record) =>
+        !(
+          record.startsWith("!! ") &&
+          record
+            .slice(3)
+            .split("/")
+            .some((part) => IGNORED.has(part))
+        ),
+    );
   if (shipped.length > 0) return undefined;
   const log = await git`git log -1 --format=%ct -- .`;
   const seconds = log.stdout.trim();
@@ -133,7 +142,9 @@ export async function sourceDateOf(dir: string, entries: readonly BundleEntry[],
   const epoch = (options.env ?? process.env).SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== "") {
     if (!/^\d{1,11}$/.test(epoch)) {
-      throw new ReleaseError(`SOURCE_DATE_EPOCH '${epoch}' must be a whole number of seconds since 1970-01-01T00:00:00Z (e.g. $(git log -1 --format=%ct)), or unset`);
+      throw new ReleaseError(
+        `SOURCE_DATE_EPOCH '${epoch}' must be a whole number of seconds since 1970-01-01T00:00:00Z (e.g. $(git log -1 --format=%ct)), or unset`,
+      );
     }
     return { seconds: Number(epoch), from: "SOURCE_DATE_EPOCH" };
   }

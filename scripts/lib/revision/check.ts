@@ -110,7 +110,11 @@ export async function shellcheckHooks($: Shell, shellcheck: string, revisionDir:
       results.push({ location, ok: true, skipped: true, output: "not a shell script (by its #! line): not shellchecked" });
       continue;
     }
-    const out = await $({ cwd: revisionDir, nothrow: true, quiet: true })`${shellcheck} --color=never --external-sources --shell=${shell === "dash" ? "sh" : shell} ${location}`;
+    const out = await $({
+      cwd: revisionDir,
+      nothrow: true,
+      quiet: true,
+    })`${shellcheck} --color=never --external-sources --shell=${shell === "dash" ? "sh" : shell} ${location}`;
     results.push({ location, ok: out.exitCode === 0, output: out.stdall.trim() });
   }
   return results;
@@ -153,7 +157,8 @@ export async function checkPage(baseUrl: string, path: string, budgetMs = PAGE_B
     return { path, status: res.status, ms: took, ok: !problem, ...(problem ? { problem } : {}), body };
   } catch (e) {
     const took = ms(started);
-    const why = e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? `no answer within ${budgetMs} ms` : `request failed: ${String(e)}`;
+    const why =
+      e instanceof Error && (e.name === "TimeoutError" || e.name === "AbortError") ? `no answer within ${budgetMs} ms` : `request failed: ${String(e)}`;
     return { path, status: 0, ms: took, ok: false, problem: why, body: "" };
   }
 }
@@ -223,18 +228,31 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   const appspec = validateAppSpec(o.revisionDir);
   const appspecName = appspec.file ? relative(process.cwd(), appspec.file) : join(shown, "appspec.yml");
   if (!appspec.ok || !appspec.spec) {
-    return { ...empty, ok: false, appspec, failure: `${appspec.problems.length} problem${appspec.problems.length === 1 ? "" : "s"} in ${appspecName}:\n${formatProblems(appspecName, appspec.problems)}` };
+    return {
+      ...empty,
+      ok: false,
+      appspec,
+      failure: `${appspec.problems.length} problem${appspec.problems.length === 1 ? "" : "s"} in ${appspecName}:\n${formatProblems(appspecName, appspec.problems)}`,
+    };
   }
   const spec = appspec.spec;
   const hookCount = Object.values(spec.hooks).reduce((n, s) => n + (s?.length ?? 0), 0);
-  log(`appspec     ${appspecName}: ok (${spec.files.length} files entr${spec.files.length === 1 ? "y" : "ies"}, ${hookCount} hook script${hookCount === 1 ? "" : "s"})`);
+  log(
+    `appspec     ${appspecName}: ok (${spec.files.length} files entr${spec.files.length === 1 ? "y" : "ies"}, ${hookCount} hook script${hookCount === 1 ? "" : "s"})`,
+  );
 
   const tools = findLocalTools(o.tools);
   const shellcheck = await shellcheckHooks($, tools.shellcheck, o.revisionDir, spec);
   for (const r of shellcheck) log(`shellcheck  ${r.location}: ${r.skipped ? r.output : r.ok ? "ok" : "FAILED"}`);
   const dirty = shellcheck.filter((r) => !r.ok);
   if (dirty.length) {
-    return { ...empty, ok: false, appspec, shellcheck, failure: `shellcheck found problems in ${dirty.map((r) => r.location).join(", ")}:\n${dirty.map((r) => r.output).join("\n")}` };
+    return {
+      ...empty,
+      ok: false,
+      appspec,
+      shellcheck,
+      failure: `shellcheck found problems in ${dirty.map((r) => r.location).join(", ")}:\n${dirty.map((r) => r.output).join("\n")}`,
+    };
   }
   if (o.offline) return { ...empty, ok: true, appspec, shellcheck };
 
@@ -297,7 +315,10 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
       if (!result.ok) failure = result.failure;
       previous = result.deployment;
     }
-    if (spec.permissions.length) log(`permissions ${spec.permissions.length} entr${spec.permissions.length === 1 ? "y" : "ies"} validated; not applied locally (owners, ACLs and SELinux labels are the instance's)`);
+    if (spec.permissions.length)
+      log(
+        `permissions ${spec.permissions.length} entr${spec.permissions.length === 1 ? "y" : "ies"} validated; not applied locally (owners, ACLs and SELinux labels are the instance's)`,
+      );
 
     if (!failure) {
       const files = listPages(webRoot);
@@ -321,7 +342,13 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
       const size = o.windowSize ?? [1024, 768];
       const targets = ["/", ...listPages(webRoot).filter((f) => f.endsWith(".php"))];
       for (const path of targets) {
-        const name = path === "/" ? "index" : path.slice(1).replace(/\.[^.]+$/, "").replace(/[^A-Za-z0-9_-]+/g, "-");
+        const name =
+          path === "/"
+            ? "index"
+            : path
+                .slice(1)
+                .replace(/\.[^.]+$/, "")
+                .replace(/[^A-Za-z0-9_-]+/g, "-");
         const file = join(o.outDir, `${name}.png`);
         const { dom, jsErrors } = await renderPage($, tools.chromium, new URL(path, apache.url).toString(), file, size, temp);
         rendered.push({ path, screenshot: file, dom, jsErrors });

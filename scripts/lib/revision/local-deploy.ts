@@ -38,7 +38,12 @@ export function localDeploymentId(): string {
 }
 
 export function localDeploymentEnv(applicationName = "webfleet-local", deploymentGroupName = "local"): CodeDeployEnv {
-  return { APPLICATION_NAME: applicationName, DEPLOYMENT_ID: localDeploymentId(), DEPLOYMENT_GROUP_NAME: deploymentGroupName, DEPLOYMENT_GROUP_ID: randomUUID() };
+  return {
+    APPLICATION_NAME: applicationName,
+    DEPLOYMENT_ID: localDeploymentId(),
+    DEPLOYMENT_GROUP_NAME: deploymentGroupName,
+    DEPLOYMENT_GROUP_ID: randomUUID(),
+  };
 }
 
 /** Where an instance path lives locally: `/var/www/html` → `<instanceRoot>/var/www/html`. */
@@ -253,7 +258,10 @@ export async function deployLocally($: Shell, o: DeployOptions): Promise<DeployR
         if (!(e instanceof InstallError)) throw e;
         return { ok: false, hooks, failure: e.message };
       }
-      agentStep("Install", `(agent) installed ${installed.files.length} file${installed.files.length === 1 ? "" : "s"}: ${o.spec.files.map((f) => `${f.source} → ${f.destination}`).join(", ") || "no files section"}`);
+      agentStep(
+        "Install",
+        `(agent) installed ${installed.files.length} file${installed.files.length === 1 ? "" : "s"}: ${o.spec.files.map((f) => `${f.source} → ${f.destination}`).join(", ") || "no files section"}`,
+      );
     }
     if (event === "AfterAllowTraffic") agentStep("AllowTraffic", "(agent) no load balancer locally: nothing to register");
 

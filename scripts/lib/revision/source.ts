@@ -28,8 +28,7 @@ export function parseGitHubRevision(text: string): GitHubRevision {
   if (!SHA.test(commit.toLowerCase())) {
     const what = /^[0-9a-f]{4,39}$/i.test(commit) ? "a short SHA" : "a branch or tag name";
     throw new ReleaseError(
-      `--github '${text}': '${commit}' looks like ${what}; CodeDeploy deploys only a full 40-hex commit SHA ` +
-        `(git rev-parse ${commit} prints it): ${form}`,
+      `--github '${text}': '${commit}' looks like ${what}; CodeDeploy deploys only a full 40-hex commit SHA ` + `(git rev-parse ${commit} prints it): ${form}`,
     );
   }
   return { repository, commitId: commit.toLowerCase() };
@@ -48,7 +47,5 @@ export function revisionLocation(source: RevisionSource): RevisionLocation {
 
 /** Short text for messages and the deployment's description. */
 export function describeRevision(source: RevisionSource): string {
-  return source.type === "github"
-    ? `github:${source.github.repository}@${source.github.commitId.slice(0, 12)}`
-    : `s3://${source.s3.bucket}/${source.s3.key}`;
+  return source.type === "github" ? `github:${source.github.repository}@${source.github.commitId.slice(0, 12)}` : `s3://${source.s3.bucket}/${source.s3.key}`;
 }

@@ -29,7 +29,11 @@ const SPECS = {
 
 describe("command-line options", () => {
   it("reads strings, flags and repeated options", () => {
-    expect(parseOptions(["--env", "dev", "--dry-run", "--copy-to", "a,b", "--copy-to=c"], SPECS)).toEqual({ env: "dev", "dry-run": true, "copy-to": ["a,b", "c"] });
+    expect(parseOptions(["--env", "dev", "--dry-run", "--copy-to", "a,b", "--copy-to=c"], SPECS)).toEqual({
+      env: "dev",
+      "dry-run": true,
+      "copy-to": ["a,b", "c"],
+    });
   });
 
   test.each([
@@ -66,7 +70,13 @@ describe("command-line options", () => {
 });
 
 describe("a required tool", () => {
-  const PACKER: ToolRequirement = { program: "packer", versionArgs: ["version"], minimumVersion: "1.10.0", why: "required_plugins", install: "install Packer >= 1.10" };
+  const PACKER: ToolRequirement = {
+    program: "packer",
+    versionArgs: ["version"],
+    minimumVersion: "1.10.0",
+    why: "required_plugins",
+    install: "install Packer >= 1.10",
+  };
 
   test.each([
     ["1.10.0", "1.10.0", 0],
@@ -96,7 +106,9 @@ describe("a required tool", () => {
   it("with an unreadable version says what it printed", async () => {
     const runner = new FakeRunner();
     runner.packerVersionOutput = "something else\n";
-    await expect(requireTool(runner, PACKER)).rejects.toThrow("could not read the version of packer (/usr/local/bin/packer) from `packer version` (exit 0: something else)");
+    await expect(requireTool(runner, PACKER)).rejects.toThrow(
+      "could not read the version of packer (/usr/local/bin/packer) from `packer version` (exit 0: something else)",
+    );
   });
 });
 
@@ -106,13 +118,28 @@ describe("AWS credentials", () => {
 
   it("are checked with GetCallerIdentity", async () => {
     sts.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:sts::123456789012:assumed-role/dev/me" });
-    await expect(requireAwsCredentials(new STSClient({ region: "us-east-1" }), "us-east-1")).resolves.toEqual({ account: "123456789012", arn: "arn:aws:sts::123456789012:assumed-role/dev/me" });
+    await expect(requireAwsCredentials(new STSClient({ region: "us-east-1" }), "us-east-1")).resolves.toEqual({
+      account: "123456789012",
+      arn: "arn:aws:sts::123456789012:assumed-role/dev/me",
+    });
   });
 
   test.each([
-    ["missing", Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }), /^no AWS credentials found: set AWS_PROFILE/],
-    ["expired", Object.assign(new Error("The security token included in the request is expired"), { name: "ExpiredTokenException" }), /^the AWS credentials have expired: set AWS_PROFILE/],
-    ["refused", Object.assign(new Error("The security token included in the request is invalid"), { name: "InvalidClientTokenId" }), /^could not check the AWS credentials .* in eu-west-1 \(InvalidClientTokenId: .*\): set AWS_PROFILE/],
+    [
+      "missing",
+      Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }),
+      /^no AWS credentials found: set AWS_PROFILE/,
+    ],
+    [
+      "expired",
+      Object.assign(new Error("The security token included in the request is expired"), { name: "ExpiredTokenException" }),
+      /^the AWS credentials have expired: set AWS_PROFILE/,
+    ],
+    [
+      "refused",
+      Object.assign(new Error("The security token included in the request is invalid"), { name: "InvalidClientTokenId" }),
+      /^could not check the AWS credentials .* in eu-west-1 \(InvalidClientTokenId: .*\): set AWS_PROFILE/,
+    ],
   ])("that are %s are a message that says how to get them", async (_what, error, message) => {
     sts.on(GetCallerIdentityCommand).rejects(error);
     await expect(requireAwsCredentials(new STSClient({ region: "eu-west-1" }), "eu-west-1")).rejects.toThrow(message);
@@ -134,7 +161,10 @@ describe("the zx runner", () => {
     // GIVEN a program that prints on both streams, the last line without newline, and exits 3
     const out: string[] = [];
     const err: string[] = [];
-    const result = await runner.run("bash", ["-c", "echo one; echo two >&2; printf 'three'; exit 3"], { onStdoutLine: (l) => out.push(l), onStderrLine: (l) => err.push(l) });
+    const result = await runner.run("bash", ["-c", "echo one; echo two >&2; printf 'three'; exit 3"], {
+      onStdoutLine: (l) => out.push(l),
+      onStderrLine: (l) => err.push(l),
+    });
     // THEN every line arrived, and a non-zero exit is a result, not an exception
     expect(out).toEqual(["one", "three"]);
     expect(err).toEqual(["two"]);

@@ -72,7 +72,10 @@ function deployStartsRefresh(group: string, id: string, states: Array<Partial<In
     world.params.set("/webfleet/dev/stack", publishedStack());
     const list = world.refreshes.get(group) ?? [];
     world.refreshes.set(group, [refresh(id, "Pending"), ...list]);
-    world.progress.set(id, states.map((s) => refresh(id, s.Status ?? "InProgress", s)));
+    world.progress.set(
+      id,
+      states.map((s) => refresh(id, s.Status ?? "InProgress", s)),
+    );
     return 0;
   };
 }
@@ -157,7 +160,9 @@ describe("npm run deploy on a deployed stack", () => {
     expect(cdktfCalls()[0].args).toEqual(["deploy", "webfleet-dev"]);
     expect(cdktfCalls()[0].options).toMatchObject({ cwd: "/repo", stdio: "inherit", env: {} });
     // AND only the new refresh was followed, with its progress
-    expect(result.refreshes).toEqual([expect.objectContaining({ label: "green", groupName: GREEN_ASG, refreshId: "new-refresh", status: "Successful", ok: true })]);
+    expect(result.refreshes).toEqual([
+      expect.objectContaining({ label: "green", groupName: GREEN_ASG, refreshId: "new-refresh", status: "Successful", ok: true }),
+    ]);
     expect(logged).toEqual(
       expect.arrayContaining([
         `green (${GREEN_ASG}): Pending`,
@@ -169,7 +174,9 @@ describe("npm run deploy on a deployed stack", () => {
     expect(result.ok).toBe(true);
     expect(result.ami).toMatchObject({ amiId: DEFAULT_AMI, initial: [] });
     // AND the summary says the live fleet still runs its previous AMI
-    expect(formatDeployResult(result).join("\n")).toContain(`note: ${DEFAULT_AMI} went to green, the idle color; the live color blue still runs its previous AMI.`);
+    expect(formatDeployResult(result).join("\n")).toContain(
+      `note: ${DEFAULT_AMI} went to green, the idle color; the live color blue still runs its previous AMI.`,
+    );
     expect(formatDeployResult(result)).toContain("webfleet-dev deployed.");
   });
 
@@ -200,11 +207,19 @@ describe("npm run deploy on a deployed stack", () => {
   it.each([
     ["fails", "Failed", { StatusReason: "Instances failed to pass health checks" }, /FAILED: green .*: Failed \(Instances failed to pass health checks\)/],
     ["is cancelled", "Cancelled", {}, /FAILED: green .*: Cancelled/],
-    ["rolls back", "RollbackSuccessful", { RollbackDetails: { RollbackReason: "alarm webfleet-dev-5xx went to ALARM" } }, /FAILED: green .*: RollbackSuccessful \(alarm webfleet-dev-5xx went to ALARM\)/],
+    [
+      "rolls back",
+      "RollbackSuccessful",
+      { RollbackDetails: { RollbackReason: "alarm webfleet-dev-5xx went to ALARM" } },
+      /FAILED: green .*: RollbackSuccessful \(alarm webfleet-dev-5xx went to ALARM\)/,
+    ],
     ["fails to roll back", "RollbackFailed", {}, /FAILED: green .*: RollbackFailed/],
   ] as const)("does not succeed when the refresh %s", async (_what, status, extra, line) => {
     givenDeployedStack("blue");
-    deployStartsRefresh(GREEN_ASG, "r1", [{ Status: "InProgress", PercentageComplete: 20 }, { Status: status, ...extra }]);
+    deployStartsRefresh(GREEN_ASG, "r1", [
+      { Status: "InProgress", PercentageComplete: 20 },
+      { Status: status, ...extra },
+    ]);
     const result = await deployCommand(deps(), options());
     expect(result.ok).toBe(false);
     expect(formatDeployResult(result).join("\n")).toMatch(line);
@@ -283,7 +298,8 @@ describe("npm run deploy on a deployed stack", () => {
     // GIVEN a release starts while the AMI is being built
     runner.build = {
       ...runner.build,
-      during: () => world.params.set("/webfleet/dev/release-lock", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
+      during: () =>
+        world.params.set("/webfleet/dev/release-lock", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
     };
     // WHEN deploy runs THEN nothing is published (a later deploy would roll it out under the
     // release) and cdktf deploy does not run
@@ -400,7 +416,11 @@ describe("a refresh's progress", () => {
     ["in progress", { Status: "InProgress", PercentageComplete: 40, InstancesToUpdate: 3 }, "InProgress 40% (3 instances to update)"],
     ["baking", { Status: "Baking", PercentageComplete: 100, InstancesToUpdate: 0 }, "Baking 100% (0 instances to update)"],
     ["failed", { Status: "Failed", PercentageComplete: 50, StatusReason: "health checks" }, "Failed 50%: health checks"],
-    ["rolling back", { Status: "RollbackInProgress", RollbackDetails: { PercentageCompleteOnRollback: 30, RollbackReason: "alarm" } }, "RollbackInProgress 30% of the rollback: alarm"],
+    [
+      "rolling back",
+      { Status: "RollbackInProgress", RollbackDetails: { PercentageCompleteOnRollback: 30, RollbackReason: "alarm" } },
+      "RollbackInProgress 30% of the rollback: alarm",
+    ],
   ] as const)("reads when %s", (_what, r, text) => {
     expect(describeProgress(r as InstanceRefresh)).toBe(text);
   });
@@ -409,7 +429,12 @@ describe("a refresh's progress", () => {
     world.progress.set("r", [refresh("r", "InProgress", { PercentageComplete: 10 })]);
     const watched: WatchedRefresh[] = [{ label: "blue", groupName: BLUE_ASG, refreshId: "r" }];
     await waitForRefreshes(
-      { autoScaling: new AutoScalingClient({ region: "us-east-1" }), log: (l) => logged.push(l), sleep: async (ms) => void (world.clock += ms), now: () => world.clock },
+      {
+        autoScaling: new AutoScalingClient({ region: "us-east-1" }),
+        log: (l) => logged.push(l),
+        sleep: async (ms) => void (world.clock += ms),
+        now: () => world.clock,
+      },
       watched,
       { pollSeconds: 30, timeoutMinutes: 5, heartbeatSeconds: 120 },
     );

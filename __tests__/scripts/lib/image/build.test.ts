@@ -107,7 +107,9 @@ describe("npm run ami", () => {
     expect(packerCalls.map((c) => c.args[0])).toEqual(["init", "validate", "build"]);
     expect(packerCalls.every((c) => c.options.cwd === packerDir)).toBe(true);
     const build = packerCalls[2].args;
-    expect(build).toEqual(expect.arrayContaining(["-machine-readable", "environment=dev", "region=us-east-1", "architecture=x86_64", `git_commit=${runner.gitHead}-dirty`]));
+    expect(build).toEqual(
+      expect.arrayContaining(["-machine-readable", "environment=dev", "region=us-east-1", "architecture=x86_64", `git_commit=${runner.gitHead}-dirty`]),
+    );
   });
 
   it("streams the build's messages as progress while it runs", async () => {
@@ -183,7 +185,9 @@ describe("npm run ami refuses, before building, when", () => {
   it("the stack is not deployed: the color's parameter does not exist", async () => {
     givenDeployedStack("blue", ["/webfleet/dev/ami/blue"]);
     const run = amiCommand(deps(), options());
-    await expect(run).rejects.toThrow(/\/webfleet\/dev\/ami\/green does not exist.*npm run deploy -- --env dev`: it builds the AMI and creates the parameters with it \(a bare `npx cdktf deploy` would start the fleets on stock Amazon Linux/);
+    await expect(run).rejects.toThrow(
+      /\/webfleet\/dev\/ami\/green does not exist.*npm run deploy -- --env dev`: it builds the AMI and creates the parameters with it \(a bare `npx cdktf deploy` would start the fleets on stock Amazon Linux/,
+    );
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
   });
 
@@ -202,17 +206,23 @@ describe("npm run ami refuses, before building, when", () => {
 
   it("packer is older than 1.10", async () => {
     runner.packerVersionOutput = "Packer v1.6.6\n";
-    await expect(amiCommand(deps(), options())).rejects.toThrow(/packer 1\.6\.6 \(\/usr\/local\/bin\/packer\) is too old: the template uses required_plugins.*install Packer >= 1.10/);
+    await expect(amiCommand(deps(), options())).rejects.toThrow(
+      /packer 1\.6\.6 \(\/usr\/local\/bin\/packer\) is too old: the template uses required_plugins.*install Packer >= 1.10/,
+    );
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
   });
 
   it("--session-manager is asked for without the Session Manager plugin", async () => {
     runner.paths["session-manager-plugin"] = undefined;
-    await expect(amiCommand(deps(), options({ sessionManager: true }))).rejects.toThrow("session-manager-plugin not found on PATH: install the Session Manager plugin");
+    await expect(amiCommand(deps(), options({ sessionManager: true }))).rejects.toThrow(
+      "session-manager-plugin not found on PATH: install the Session Manager plugin",
+    );
   });
 
   it("there are no AWS credentials", async () => {
-    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    stsMock
+      .on(GetCallerIdentityCommand)
+      .rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
     await expect(amiCommand(deps(), options())).rejects.toThrow(/no AWS credentials found: set AWS_PROFILE/);
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
   });

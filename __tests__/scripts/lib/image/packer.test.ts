@@ -50,17 +50,34 @@ describe("the -machine-readable output", () => {
   });
 
   test.each([
-    ["a say message", "1700000000,,ui,say,==> webfleet.amazon-ebs.al2023: Creating AMI", { kind: "ui", level: "say", text: "==> webfleet.amazon-ebs.al2023: Creating AMI" }],
+    [
+      "a say message",
+      "1700000000,,ui,say,==> webfleet.amazon-ebs.al2023: Creating AMI",
+      { kind: "ui", level: "say", text: "==> webfleet.amazon-ebs.al2023: Creating AMI" },
+    ],
     ["a message with a comma", "1700000000,,ui,message,    a%!(PACKER_COMMA) b", { kind: "ui", level: "message", text: "    a, b" }],
     ["an error", "1700000000,,ui,error,Build 'x' errored after 1 minute: boom", { kind: "ui", level: "error", text: "Build 'x' errored after 1 minute: boom" }],
-    ["an artifact id", "1700000000,webfleet.amazon-ebs.al2023,artifact,0,id,us-east-1:ami-0123456789abcdef0", { kind: "artifact", target: "webfleet.amazon-ebs.al2023", index: 0, id: "us-east-1:ami-0123456789abcdef0" }],
-    ["a build error", "1700000000,webfleet.amazon-ebs.al2023,error,Script exited with non-zero exit status: 1", { kind: "error", target: "webfleet.amazon-ebs.al2023", text: "Script exited with non-zero exit status: 1" }],
+    [
+      "an artifact id",
+      "1700000000,webfleet.amazon-ebs.al2023,artifact,0,id,us-east-1:ami-0123456789abcdef0",
+      { kind: "artifact", target: "webfleet.amazon-ebs.al2023", index: 0, id: "us-east-1:ami-0123456789abcdef0" },
+    ],
+    [
+      "a build error",
+      "1700000000,webfleet.amazon-ebs.al2023,error,Script exited with non-zero exit status: 1",
+      { kind: "error", target: "webfleet.amazon-ebs.al2023", text: "Script exited with non-zero exit status: 1" },
+    ],
   ])("reads %s", (_what, line, expected) => {
     expect(buildEvent(parseMachineReadableLine(line)!)).toEqual(expected);
   });
 
   it("ignores the lines that only matter to Packer", () => {
-    for (const line of ["1700000000,x,artifact-count,1", "1700000000,x,artifact,0,builder-id,mitchellh.amazonebs", "1700000000,x,artifact,0,end", "1700000000,,version,1.11.2"]) {
+    for (const line of [
+      "1700000000,x,artifact-count,1",
+      "1700000000,x,artifact,0,builder-id,mitchellh.amazonebs",
+      "1700000000,x,artifact,0,end",
+      "1700000000,,version,1.11.2",
+    ]) {
       expect(buildEvent(parseMachineReadableLine(line)!)).toBeUndefined();
     }
   });
@@ -132,7 +149,11 @@ function manifest(runs: Array<{ uuid: string; artifact: string; name?: string }>
       build_time: 1700000000 + i,
       artifact_id: r.artifact,
       packer_run_uuid: r.uuid,
-      custom_data: { ami_name: r.name ?? `webfleet-dev-al2023-x86_64-${i}`, source_ami: "ami-0aaaaaaaaaaaaaaaa", source_ami_name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64" },
+      custom_data: {
+        ami_name: r.name ?? `webfleet-dev-al2023-x86_64-${i}`,
+        source_ami: "ami-0aaaaaaaaaaaaaaaa",
+        source_ami_name: "al2023-ami-2023.6.20250107.0-kernel-6.1-x86_64",
+      },
     })),
     last_run_uuid: last,
   };
@@ -143,7 +164,15 @@ describe("the manifest", () => {
     // GIVEN a manifest as Packer writes it (files is null for an AMI)
     const text = JSON.stringify({
       builds: [
-        { name: "al2023", builder_type: "amazon-ebs", build_time: 1700000000, files: null, artifact_id: "us-east-1:ami-0123456789abcdef0", packer_run_uuid: "run-1", custom_data: { ami_name: "n" } },
+        {
+          name: "al2023",
+          builder_type: "amazon-ebs",
+          build_time: 1700000000,
+          files: null,
+          artifact_id: "us-east-1:ami-0123456789abcdef0",
+          packer_run_uuid: "run-1",
+          custom_data: { ami_name: "n" },
+        },
       ],
       last_run_uuid: "run-1",
     });
@@ -155,7 +184,11 @@ describe("the manifest", () => {
   test.each([
     ["not JSON", "{", /manifest.json is not JSON/],
     ["JSON without builds", "{}", /manifest.json is not a Packer manifest: builds/],
-    ["a build without artifact_id", JSON.stringify({ builds: [{ name: "a", builder_type: "b", packer_run_uuid: "r" }], last_run_uuid: "r" }), /builds.0.artifact_id/],
+    [
+      "a build without artifact_id",
+      JSON.stringify({ builds: [{ name: "a", builder_type: "b", packer_run_uuid: "r" }], last_run_uuid: "r" }),
+      /builds.0.artifact_id/,
+    ],
   ])("names what is wrong with a file that is %s", (_what, text, message) => {
     expect(() => parseManifest(text, "manifest.json")).toThrow(message);
   });

@@ -68,11 +68,11 @@ describe("rollout duration", () => {
   });
 
   test.each`
-    fleet | batch
-    ${0}  | ${1}
-    ${2}  | ${0}
-    ${2}  | ${3}
-    ${1.5}| ${1}
+    fleet  | batch
+    ${0}   | ${1}
+    ${2}   | ${0}
+    ${2}   | ${3}
+    ${1.5} | ${1}
   `("GIVEN fleet $fleet and batch $batch THEN it refuses, naming the value", ({ fleet, batch }) => {
     expect(() => estimateDuration({ fleetSize: fleet, batchSize: batch, timings: PROJECT })).toThrow(/fleetSize|batchSize/);
   });
@@ -100,10 +100,10 @@ describe("what release prints", () => {
   });
 
   test.each`
-    case                              | worst    | hooks        | minutes
-    ${"a short rollout: the floor"}   | ${120}   | ${APP_HOOKS} | ${10}
-    ${"worst case 20 min: +25 %"}     | ${1200}  | ${APP_HOOKS} | ${25}
-    ${"hooks unknown: + one hour"}    | ${120}   | ${undefined} | ${78}
+    case                            | worst   | hooks        | minutes
+    ${"a short rollout: the floor"} | ${120}  | ${APP_HOOKS} | ${10}
+    ${"worst case 20 min: +25 %"}   | ${1200} | ${APP_HOOKS} | ${25}
+    ${"hooks unknown: + one hour"}  | ${120}  | ${undefined} | ${78}
   `("GIVEN $case THEN the default timeout is $minutes min", ({ worst, hooks, minutes }) => {
     const e = { ...estimateDuration({ fleetSize: 1, batchSize: 1, timings: PROJECT, hooks }), worstSeconds: worst };
     expect(defaultTimeoutMinutes(e)).toBe(minutes);

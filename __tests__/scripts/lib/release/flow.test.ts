@@ -22,7 +22,19 @@ import { parseReleaseArgs } from "../../../../scripts/lib/release/options";
 import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../../scripts/lib/release/flow";
 import type { Signal } from "../../../../scripts/lib/release/deploy-watch";
 import { EXIT } from "../../../../scripts/lib/release/errors";
-import { FakeClock, FakeOutput, STACK, T0, events, fakeParameterStore, makeRevision, removeRevisions, scriptDeployments, skipped, type Frame } from "../../../helpers/aws-fakes";
+import {
+  FakeClock,
+  FakeOutput,
+  STACK,
+  T0,
+  events,
+  fakeParameterStore,
+  makeRevision,
+  removeRevisions,
+  scriptDeployments,
+  skipped,
+  type Frame,
+} from "../../../helpers/aws-fakes";
 
 afterAll(removeRevisions);
 
@@ -78,29 +90,27 @@ function world(
   const n = opts.inService ?? 2;
   const asMock = mockClient(autoScaling);
   asMock.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: opts.refreshes ?? [] });
-  asMock
-    .on(DescribeAutoScalingGroupsCommand)
-    .resolves({
-      AutoScalingGroups: [
-        {
-          AutoScalingGroupName: "webfleet-dev-blue",
-          DesiredCapacity: Math.max(n, 2),
-          MinSize: 0,
-          MaxSize: 4,
-          DefaultCooldown: 300,
-          AvailabilityZones: ["us-east-1a"],
-          HealthCheckType: "ELB",
-          CreatedTime: new Date(0),
-          Instances: Array.from({ length: n }, (_, i) => ({
-            InstanceId: `i-${i + 1}`,
-            LifecycleState: "InService" as const,
-            AvailabilityZone: "us-east-1a",
-            HealthStatus: "Healthy",
-            ProtectedFromScaleIn: false,
-          })),
-        },
-      ],
-    });
+  asMock.on(DescribeAutoScalingGroupsCommand).resolves({
+    AutoScalingGroups: [
+      {
+        AutoScalingGroupName: "webfleet-dev-blue",
+        DesiredCapacity: Math.max(n, 2),
+        MinSize: 0,
+        MaxSize: 4,
+        DefaultCooldown: 300,
+        AvailabilityZones: ["us-east-1a"],
+        HealthCheckType: "ELB",
+        CreatedTime: new Date(0),
+        Instances: Array.from({ length: n }, (_, i) => ({
+          InstanceId: `i-${i + 1}`,
+          LifecycleState: "InService" as const,
+          AvailabilityZone: "us-east-1a",
+          HealthStatus: "Healthy",
+          ProtectedFromScaleIn: false,
+        })),
+      },
+    ],
+  });
   const sts = new STSClient({ region: "us-east-1" });
   const stsMock = mockClient(sts);
   stsMock.on(GetCallerIdentityCommand).resolves({ Arn: "arn:aws:sts::123456789012:assumed-role/dev/bob" });
@@ -244,7 +254,9 @@ describe("release to the live color, in place", () => {
 
   it("GIVEN the appspec sets file_exists_behavior THEN the deployment follows it, and --file-exists-behavior with the same value is accepted", async () => {
     const w = world();
-    w.revisionDir = makeRevision({ "appspec.yml": "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n  - source: /\n    destination: /var/www/html\n" });
+    w.revisionDir = makeRevision({
+      "appspec.yml": "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n  - source: /\n    destination: /var/www/html\n",
+    });
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     await release(w);
     await release(w, "--file-exists-behavior", "overwrite");
@@ -261,7 +273,9 @@ describe("release to the live color, in place", () => {
 
   it("GIVEN the appspec sets OVERWRITE WHEN --file-exists-behavior retain THEN it is refused before AWS is called: the appspec's value would win silently", async () => {
     const w = world();
-    w.revisionDir = makeRevision({ "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/html\nfile_exists_behavior: OVERWRITE\n" });
+    w.revisionDir = makeRevision({
+      "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/html\nfile_exists_behavior: OVERWRITE\n",
+    });
     const refused = release(w, "--file-exists-behavior", "retain");
     await expect(refused).rejects.toThrow(
       /^--file-exists-behavior retain would be ignored: .*appspec\.yml:6 sets file_exists_behavior: OVERWRITE, and CodeDeploy lets the appspec's value win over the flag\. Drop the flag to release with OVERWRITE, or change file_exists_behavior in the appspec \(remove it to let the flag decide\); nothing was changed$/,
@@ -275,7 +289,9 @@ describe("release to the live color, in place", () => {
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     const sha = "0123456789abcdef0123456789abcdef01234567";
     await runRelease(parseReleaseArgs(["--env", "dev", "--github", `acme/site@${sha}`, "--file-exists-behavior", "retain"]), ENV, w.deps);
-    expect(w.out.all).toContain("! --file-exists-behavior retain: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag");
+    expect(w.out.all).toContain(
+      "! --file-exists-behavior retain: if the repository's appspec.yml sets file_exists_behavior, CodeDeploy uses that instead of the flag",
+    );
     expect(w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input.fileExistsBehavior).toBe("RETAIN");
   });
 });
@@ -437,7 +453,8 @@ describe("throttling", () => {
     expect(w.out.all).toContain(KEPT);
   });
 
-  const denied = () => new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" });
+  const denied = () =>
+    new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" });
 
   it("GIVEN GetDeployment is denied THEN it is not retried: it says the deployment goes on and how to follow it, keeps the lock, exit 3", async () => {
     const w = world();
@@ -502,7 +519,9 @@ describe("Ctrl-C", () => {
   it("GIVEN StopDeployment fails THEN the deployment may still run: the lock is kept", async () => {
     const w = world({ interactive: true });
     scriptDeployments(w.cdMock, { "d-1": [running()] });
-    w.cdMock.on(StopDeploymentCommand).rejects(new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" }));
+    w.cdMock
+      .on(StopDeploymentCommand)
+      .rejects(new CodeDeployServiceException({ name: "AccessDeniedException", $fault: "client", $metadata: { httpStatusCode: 403 }, message: "denied" }));
     w.answers.push("s");
     w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
     await expect(release(w)).rejects.toThrow("denied");
@@ -580,16 +599,16 @@ describe("refusals change nothing", () => {
 
   it("GIVEN the stack is not deployed THEN it says so and how to deploy it", async () => {
     const w = world({ params: { "/webfleet/dev/stack": undefined } });
-    await expect(release(w)).rejects.toThrow(
-      "webfleet-dev is not deployed (SSM /webfleet/dev/stack not found): run npx cdktf deploy webfleet-dev",
-    );
+    await expect(release(w)).rejects.toThrow("webfleet-dev is not deployed (SSM /webfleet/dev/stack not found): run npx cdktf deploy webfleet-dev");
     expect(changed(w)).toEqual(nothing);
   });
 
   it("GIVEN an invalid appspec THEN the validator's problems are shown and AWS is not even called", async () => {
     const w = world();
     w.revisionDir = makeRevision({ "appspec.yml": "version: 0.0\nos: linux\nhooks:\n  AfterInstal:\n    - location: scripts/set_owner\n" });
-    await expect(release(w)).rejects.toThrow(/is not valid; nothing was changed:\n.*appspec.yml:4: hooks.AfterInstal: unknown lifecycle event \(did you mean AfterInstall\?\)/);
+    await expect(release(w)).rejects.toThrow(
+      /is not valid; nothing was changed:\n.*appspec.yml:4: hooks.AfterInstal: unknown lifecycle event \(did you mean AfterInstall\?\)/,
+    );
     expect(w.stsMock.calls()).toHaveLength(0);
   });
 
@@ -644,7 +663,9 @@ describe("refusals change nothing", () => {
 
   it("GIVEN no AWS credentials THEN it says how to provide them", async () => {
     const w = world();
-    w.stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
+    w.stsMock
+      .on(GetCallerIdentityCommand)
+      .rejects(Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" }));
     await expect(release(w)).rejects.toThrow("no AWS credentials found: set AWS_PROFILE");
   });
 });

@@ -5,7 +5,12 @@ import { acquireLock, forceUnlock, type LockInfo } from "../../../../scripts/lib
 import { T0, fakeParameterStore } from "../../../helpers/aws-fakes";
 
 const LOCK = "/webfleet/dev/release-lock";
-const alice: LockInfo = { id: "lock-alice", user: "alice (arn:aws:sts::123456789012:assumed-role/dev/alice)", host: "laptop-7", startedAt: "2025-05-01T09:48:00.000Z" };
+const alice: LockInfo = {
+  id: "lock-alice",
+  user: "alice (arn:aws:sts::123456789012:assumed-role/dev/alice)",
+  host: "laptop-7",
+  startedAt: "2025-05-01T09:48:00.000Z",
+};
 const bob: LockInfo = { id: "lock-bob", user: "bob", host: "ci-runner-3", startedAt: "2025-05-01T10:00:00.000Z" };
 
 describe("the release lock", () => {
@@ -23,7 +28,9 @@ describe("the release lock", () => {
   it("GIVEN alice's release is running THEN bob is refused, told who, where, since when and how to remove a stale lock", async () => {
     const { client } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-ALICE" }) });
     const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy).on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
+    mockClient(codedeploy)
+      .on(GetDeploymentCommand)
+      .resolves({ deploymentInfo: { status: "InProgress" } });
     const refused = acquireLock(client, "dev", bob, { nowMs: T0, codedeploy });
     await expect(refused).rejects.toThrow(
       "another release of dev is running: alice (arn:aws:sts::123456789012:assumed-role/dev/alice) on host laptop-7 since 2025-05-01T09:48:00.000Z (12 min ago), deployment d-ALICE (InProgress).",
@@ -34,7 +41,9 @@ describe("the release lock", () => {
   it("GIVEN a lock whose deployment has ended THEN the refusal says it looks stale, not that a release is running, and how to remove it", async () => {
     const { client } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-OLD" }) });
     const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy).on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "Succeeded" } });
+    mockClient(codedeploy)
+      .on(GetDeploymentCommand)
+      .resolves({ deploymentInfo: { status: "Succeeded" } });
     const refused = acquireLock(client, "dev", bob, { nowMs: T0, codedeploy });
     await expect(refused).rejects.toThrow(
       "the release lock of dev looks stale: held by alice (arn:aws:sts::123456789012:assumed-role/dev/alice) on host laptop-7 since 2025-05-01T09:48:00.000Z (12 min ago), deployment d-OLD (Succeeded), which has ended",
@@ -57,7 +66,9 @@ describe("the release lock", () => {
   it("GIVEN --force-unlock of a lock whose deployment still runs THEN it is removed, with a note that the deployment goes on", async () => {
     const { client, params } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-1" }) });
     const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy).on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
+    mockClient(codedeploy)
+      .on(GetDeploymentCommand)
+      .resolves({ deploymentInfo: { status: "InProgress" } });
     const said = await forceUnlock(client, "dev", { dryRun: false, nowMs: T0, codedeploy });
     expect(said).toMatch(/^removed the release lock of dev, held by alice .* deployment d-1 \(InProgress\)/);
     expect(said).toContain("Note: that deployment is still InProgress; removing the lock does not stop it");

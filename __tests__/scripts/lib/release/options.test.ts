@@ -29,18 +29,18 @@ describe("release flags", () => {
   });
 
   test.each`
-    argv                                                        | message
-    ${[]}                                                       | ${"--env is required"}
-    ${["--env"]}                                                | ${"--env needs a value"}
-    ${["--env", "dev", "--stratgy", "x"]}                       | ${"unknown option '--stratgy'; valid options: --env, --strategy"}
-    ${["--env", "dev", "extra"]}                                | ${"unexpected argument 'extra'"}
-    ${["--env", "dev", "--dry-run=yes"]}                        | ${"--dry-run takes no value"}
-    ${["--env", "dev", "--timeout-minutes", "soon"]}            | ${"--timeout-minutes 'soon' must be a number of minutes from 1 to 1440"}
-    ${["--env", "dev", "--timeout-minutes", "0"]}               | ${"--timeout-minutes '0'"}
-    ${["--env", "dev", "--on-timeout", "panic"]}                | ${"--on-timeout 'panic' must be rollback"}
-    ${["--env", "dev", "--file-exists-behavior", "clobber"]}    | ${"--file-exists-behavior 'clobber' must be disallow, overwrite or retain"}
-    ${["--env", "dev", "--env", "prod"]}                        | ${"--env is given twice ('dev' and 'prod')"}
-    ${["--env", "dev", "--github", "a/b@x", "--revision-dir", "app"]} | ${"--github and --revision-dir are two revisions"}
+    argv                                                               | message
+    ${[]}                                                              | ${"--env is required"}
+    ${["--env"]}                                                       | ${"--env needs a value"}
+    ${["--env", "dev", "--stratgy", "x"]}                              | ${"unknown option '--stratgy'; valid options: --env, --strategy"}
+    ${["--env", "dev", "extra"]}                                       | ${"unexpected argument 'extra'"}
+    ${["--env", "dev", "--dry-run=yes"]}                               | ${"--dry-run takes no value"}
+    ${["--env", "dev", "--timeout-minutes", "soon"]}                   | ${"--timeout-minutes 'soon' must be a number of minutes from 1 to 1440"}
+    ${["--env", "dev", "--timeout-minutes", "0"]}                      | ${"--timeout-minutes '0'"}
+    ${["--env", "dev", "--on-timeout", "panic"]}                       | ${"--on-timeout 'panic' must be rollback"}
+    ${["--env", "dev", "--file-exists-behavior", "clobber"]}           | ${"--file-exists-behavior 'clobber' must be disallow, overwrite or retain"}
+    ${["--env", "dev", "--env", "prod"]}                               | ${"--env is given twice ('dev' and 'prod')"}
+    ${["--env", "dev", "--github", "a/b@x", "--revision-dir", "app"]}  | ${"--github and --revision-dir are two revisions"}
     ${["--env", "dev", "--force-unlock", "--strategy", "all-at-once"]} | ${"--force-unlock only removes a stale lock"}
   `("refuses $argv: $message", ({ argv, message }) => {
     expect(() => parseReleaseArgs(argv)).toThrow(message);
@@ -66,12 +66,12 @@ describe("--github revisions", () => {
   });
 
   test.each`
-    text                         | message
-    ${"owner/repo"}              | ${"has no @<commit>"}
-    ${`owner@${sha}`}            | ${"is not owner/repo"}
-    ${`a/b/c@${sha}`}            | ${"is not owner/repo"}
-    ${"owner/repo@main"}         | ${"'main' looks like a branch or tag name; CodeDeploy deploys only a full 40-hex commit SHA"}
-    ${"owner/repo@0123abc"}      | ${"'0123abc' looks like a short SHA"}
+    text                    | message
+    ${"owner/repo"}         | ${"has no @<commit>"}
+    ${`owner@${sha}`}       | ${"is not owner/repo"}
+    ${`a/b/c@${sha}`}       | ${"is not owner/repo"}
+    ${"owner/repo@main"}    | ${"'main' looks like a branch or tag name; CodeDeploy deploys only a full 40-hex commit SHA"}
+    ${"owner/repo@0123abc"} | ${"'0123abc' looks like a short SHA"}
   `("refuses '$text': $message", ({ text, message }) => {
     expect(() => parseGitHubRevision(text)).toThrow(message);
   });

@@ -8,9 +8,14 @@ const view = (id: string, status: TargetStatus, evs: ReturnType<typeof events>):
 describe("progress per instance and lifecycle event", () => {
   it("GIVEN successive polls THEN only what changed is printed, event by event, then the instance", () => {
     const tracker = new ProgressTracker("");
-    const first = tracker.update([view("i-1", "InProgress", events(1, { status: "InProgress" })), view("i-2", "Pending", events(0))], { InProgress: 1, Pending: 1 });
+    const first = tracker.update([view("i-1", "InProgress", events(1, { status: "InProgress" })), view("i-2", "Pending", events(0))], {
+      InProgress: 1,
+      Pending: 1,
+    });
     expect(first).toEqual(["i-1  BeforeBlockTraffic ✓ Succeeded (1 s)", "i-1  BlockTraffic       … InProgress", "instances: 1 in progress, 1 pending"]);
-    expect(tracker.update([view("i-1", "InProgress", events(1, { status: "InProgress" })), view("i-2", "Pending", events(0))], { InProgress: 1, Pending: 1 })).toEqual([]);
+    expect(
+      tracker.update([view("i-1", "InProgress", events(1, { status: "InProgress" })), view("i-2", "Pending", events(0))], { InProgress: 1, Pending: 1 }),
+    ).toEqual([]);
     const done = tracker.update([view("i-1", "Succeeded", events(13)), view("i-2", "Pending", events(0))], { Succeeded: 1, Pending: 1 });
     expect(done[0]).toBe("i-1  BlockTraffic       ✓ Succeeded (1 s)");
     expect(done).toContain("i-1  AfterAllowTraffic  ✓ Succeeded (1 s)");
@@ -42,7 +47,11 @@ describe("progress per instance and lifecycle event", () => {
   });
 
   it("GIVEN AllowTraffic failed THEN the report says the instance never passed the health check", () => {
-    const failed = view("i-1", "Failed", events(11, { status: "Failed", diagnostics: { errorCode: "UnknownError", message: "instance failed health checks" } }));
+    const failed = view(
+      "i-1",
+      "Failed",
+      events(11, { status: "Failed", diagnostics: { errorCode: "UnknownError", message: "instance failed health checks" } }),
+    );
     expect(formatFailures([failed]).join("\n")).toContain("did not pass the target group's health check in time");
   });
 });

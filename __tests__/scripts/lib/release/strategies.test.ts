@@ -13,12 +13,12 @@ const rule = (key: string): InPlaceRule => parseStrategyKey(key)!.rule;
 
 describe("strategy keys", () => {
   test.each`
-    text                  | key
-    ${"all-at-once"}      | ${"all-at-once"}
-    ${"one-at-a-time"}    | ${"one-at-a-time"}
-    ${"min-healthy=75%"}  | ${"min-healthy=75%"}
-    ${"min-healthy=2"}    | ${"min-healthy=2"}
-    ${" min-healthy=2 "}  | ${"min-healthy=2"}
+    text                 | key
+    ${"all-at-once"}     | ${"all-at-once"}
+    ${"one-at-a-time"}   | ${"one-at-a-time"}
+    ${"min-healthy=75%"} | ${"min-healthy=75%"}
+    ${"min-healthy=2"}   | ${"min-healthy=2"}
+    ${" min-healthy=2 "} | ${"min-healthy=2"}
   `("reads '$text' as $key", ({ text, key }) => {
     expect(parseStrategyKey(text)?.key).toBe(key);
   });
@@ -30,26 +30,26 @@ describe("strategy keys", () => {
 
 describe("batch size: instances out of service at once", () => {
   test.each`
-    strategy              | fleet | batch
-    ${"all-at-once"}      | ${4}  | ${4}
-    ${"half-at-a-time"}   | ${4}  | ${2}
-    ${"half-at-a-time"}   | ${5}  | ${2}
-    ${"half-at-a-time"}   | ${1}  | ${1}
-    ${"one-at-a-time"}    | ${4}  | ${1}
-    ${"min-healthy=75%"}  | ${4}  | ${1}
-    ${"min-healthy=75%"}  | ${8}  | ${2}
-    ${"min-healthy=40%"}  | ${9}  | ${5}
-    ${"min-healthy=2"}    | ${4}  | ${2}
-    ${"min-healthy=0"}    | ${3}  | ${3}
+    strategy             | fleet | batch
+    ${"all-at-once"}     | ${4}  | ${4}
+    ${"half-at-a-time"}  | ${4}  | ${2}
+    ${"half-at-a-time"}  | ${5}  | ${2}
+    ${"half-at-a-time"}  | ${1}  | ${1}
+    ${"one-at-a-time"}   | ${4}  | ${1}
+    ${"min-healthy=75%"} | ${4}  | ${1}
+    ${"min-healthy=75%"} | ${8}  | ${2}
+    ${"min-healthy=40%"} | ${9}  | ${5}
+    ${"min-healthy=2"}   | ${4}  | ${2}
+    ${"min-healthy=0"}   | ${3}  | ${3}
   `("GIVEN $strategy on $fleet instances THEN $batch at a time", ({ strategy, fleet, batch }) => {
     expect(batchSize(rule(strategy), fleet)).toBe(batch);
   });
 
   test.each`
-    strategy              | fleet | message
-    ${"min-healthy=75%"}  | ${2}  | ${"--strategy min-healthy=75% keeps 2 of 2 instances healthy, which leaves none to deploy to"}
-    ${"min-healthy=2"}    | ${2}  | ${"--strategy min-healthy=2 keeps 2 of 2 instances healthy"}
-    ${"min-healthy=3"}    | ${1}  | ${"keeps 3 of 1 instance healthy"}
+    strategy             | fleet | message
+    ${"min-healthy=75%"} | ${2}  | ${"--strategy min-healthy=75% keeps 2 of 2 instances healthy, which leaves none to deploy to"}
+    ${"min-healthy=2"}   | ${2}  | ${"--strategy min-healthy=2 keeps 2 of 2 instances healthy"}
+    ${"min-healthy=3"}   | ${1}  | ${"keeps 3 of 1 instance healthy"}
   `("GIVEN $strategy on $fleet instances THEN it refuses before CodeDeploy would fail", ({ strategy, fleet, message }) => {
     expect(() => batchSize(rule(strategy), fleet)).toThrow(message);
   });
@@ -100,7 +100,14 @@ describe("an in-place plan", () => {
       hooks: hookTime({ AfterInstall: [{ timeout: 5 }], ValidateService: [{ timeout: 60 }] }),
     });
     expect(plan.steps).toEqual([
-      { kind: "deploy", color: "blue", deploymentGroupName: "webfleet-dev-blue", deploymentConfigName: "CodeDeployDefault.OneAtATime", fleetSize: 4, batchSize: 1 },
+      {
+        kind: "deploy",
+        color: "blue",
+        deploymentGroupName: "webfleet-dev-blue",
+        deploymentConfigName: "CodeDeployDefault.OneAtATime",
+        fleetSize: 4,
+        batchSize: 1,
+      },
     ]);
     expect(plan.estimate).toMatchObject({ batches: 4, typicalSeconds: 315, worstSeconds: 535 });
   });

@@ -103,8 +103,14 @@ describe("validateAppSpec accepts", () => {
       - file
 `,
     ],
-    ["a quoted mode with a leading zero, and setuid modes", `${FILES}permissions:\n  - object: /var/www/html\n    mode: "0644"\n  - object: /var/www/html\n    mode: 4755\n    type: [file, directory]\n`],
-    ["default ACL entries and MLS ranges with categories", `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx, default:g:web:5, d:o::r]\n    context:\n      type: httpd_sys_content_t\n      range: s0-s1:c0.c10,c12\n`],
+    [
+      "a quoted mode with a leading zero, and setuid modes",
+      `${FILES}permissions:\n  - object: /var/www/html\n    mode: "0644"\n  - object: /var/www/html\n    mode: 4755\n    type: [file, directory]\n`,
+    ],
+    [
+      "default ACL entries and MLS ranges with categories",
+      `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx, default:g:web:5, d:o::r]\n    context:\n      type: httpd_sys_content_t\n      range: s0-s1:c0.c10,c12\n`,
+    ],
   ];
   test.each(accepted.map(([name, appspec, files]) => ({ name, appspec, files })))("$name", ({ appspec, files }) => {
     const result = validateAppSpec(revision(appspec, files));
@@ -165,40 +171,108 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ["a quoted version", 'version: "0.0"\nos: linux\n', 'appspec.yml:1: version: must be the number 0.0, unquoted (got the string "0.0")'],
     ["os windows", "version: 0.0\nos: windows\n", 'appspec.yml:2: os: must be linux (got the string "windows"): CodeDeploy also knows windows'],
     ["os in capitals", "version: 0.0\nos: Linux\n", 'appspec.yml:2: os: must be linux (got the string "Linux"): it is case-sensitive'],
-    ["a misspelled top-level key", `${HEAD}hook:\n  AfterInstall: []\n`, "appspec.yml:3: hook: unknown top-level key (did you mean hooks?); valid keys: version, os, files, permissions, hooks, file_exists_behavior"],
+    [
+      "a misspelled top-level key",
+      `${HEAD}hook:\n  AfterInstall: []\n`,
+      "appspec.yml:3: hook: unknown top-level key (did you mean hooks?); valid keys: version, os, files, permissions, hooks, file_exists_behavior",
+    ],
     ["a Lambda/ECS resources section", `${HEAD}resources: []\n`, "appspec.yml:3: resources: `resources` is for Lambda and ECS AppSpec files"],
     ["YAML that does not parse", `${HEAD}files:\n  - source: /\n   destination: /var/www/html\n`, "appspec.yml:5: (yaml): not valid YAML:"],
     ["a key given twice", `${HEAD}os: linux\n`, "appspec.yml:3: (yaml): not valid YAML: Map keys must be unique"],
     ["a document that is a list", "- version: 0.0\n", "appspec.yml:1: (file): the AppSpec must be a mapping with version, os, files and hooks (got a list)"],
     // files
-    ["files that is not a list", `${HEAD}files: /var/www/html\n`, 'appspec.yml:3: files: must be a list of {source, destination} entries (got the string "/var/www/html")'],
-    ["a files entry without destination", `${HEAD}files:\n  - source: /\n`, "appspec.yml:4: files[0].destination: is required: the absolute folder on the instance to copy to, e.g. /var/www/html"],
-    ["a relative destination", `${HEAD}files:\n  - source: /\n    destination: var/www/html\n`, 'appspec.yml:5: files[0].destination: must be an absolute path on the instance, e.g. /var/www/html (got the string "var/www/html")'],
-    ["a source that is not in the revision", `${HEAD}files:\n  - source: public\n    destination: /var/www/html\n`, 'appspec.yml:4: files[0].source: "public" is not in the revision: sources are relative to appspec.yml'],
-    ["a source outside the revision", `${HEAD}files:\n  - source: ../secrets\n    destination: /var/www/html\n`, 'appspec.yml:4: files[0].source: must stay inside the revision (got "../secrets")'],
-    ["an unknown file_exists_behavior", `${FILES}file_exists_behavior: overwrite\n`, 'appspec.yml:6: file_exists_behavior: must be one of DISALLOW, OVERWRITE, RETAIN (got the string "overwrite")'],
+    [
+      "files that is not a list",
+      `${HEAD}files: /var/www/html\n`,
+      'appspec.yml:3: files: must be a list of {source, destination} entries (got the string "/var/www/html")',
+    ],
+    [
+      "a files entry without destination",
+      `${HEAD}files:\n  - source: /\n`,
+      "appspec.yml:4: files[0].destination: is required: the absolute folder on the instance to copy to, e.g. /var/www/html",
+    ],
+    [
+      "a relative destination",
+      `${HEAD}files:\n  - source: /\n    destination: var/www/html\n`,
+      'appspec.yml:5: files[0].destination: must be an absolute path on the instance, e.g. /var/www/html (got the string "var/www/html")',
+    ],
+    [
+      "a source that is not in the revision",
+      `${HEAD}files:\n  - source: public\n    destination: /var/www/html\n`,
+      'appspec.yml:4: files[0].source: "public" is not in the revision: sources are relative to appspec.yml',
+    ],
+    [
+      "a source outside the revision",
+      `${HEAD}files:\n  - source: ../secrets\n    destination: /var/www/html\n`,
+      'appspec.yml:4: files[0].source: must stay inside the revision (got "../secrets")',
+    ],
+    [
+      "an unknown file_exists_behavior",
+      `${FILES}file_exists_behavior: overwrite\n`,
+      'appspec.yml:6: file_exists_behavior: must be one of DISALLOW, OVERWRITE, RETAIN (got the string "overwrite")',
+    ],
     [
       "file_exists_behavior inside a files entry",
       `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n    file_exists_behavior: OVERWRITE\n`,
       "appspec.yml:6: files[0].file_exists_behavior: file_exists_behavior is a top-level key (it applies to all files), not part of a files entry",
     ],
     // hooks: events
-    ["the ECS list form of hooks", `${FILES}hooks:\n  - AfterInstall: fn\n`, "appspec.yml:7: hooks: must be a mapping of lifecycle event to a list of scripts (the `- Event: function` list form is for Lambda and ECS)"],
-    ["a misspelled event", `${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`, "appspec.yml:7: hooks.AfterInstal: unknown lifecycle event (did you mean AfterInstall?); events that run scripts: BeforeBlockTraffic,"],
-    ["an event in the wrong case", `${FILES}hooks:\n  afterinstall:\n    - location: scripts/set_owner\n`, "appspec.yml:7: hooks.afterinstall: unknown lifecycle event (did you mean AfterInstall?)"],
-    ["an ECS-only event", `${FILES}hooks:\n  AfterAllowTestTraffic:\n    - location: scripts/set_owner\n`, "appspec.yml:7: hooks.AfterAllowTestTraffic: AfterAllowTestTraffic is an Amazon ECS lifecycle event"],
-    ["an event with no scripts", `${FILES}hooks:\n  AfterInstall:\n`, "appspec.yml:7: hooks.AfterInstall: must be a list of scripts, e.g. - location: scripts/set_owner (got nothing)"],
+    [
+      "the ECS list form of hooks",
+      `${FILES}hooks:\n  - AfterInstall: fn\n`,
+      "appspec.yml:7: hooks: must be a mapping of lifecycle event to a list of scripts (the `- Event: function` list form is for Lambda and ECS)",
+    ],
+    [
+      "a misspelled event",
+      `${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`,
+      "appspec.yml:7: hooks.AfterInstal: unknown lifecycle event (did you mean AfterInstall?); events that run scripts: BeforeBlockTraffic,",
+    ],
+    [
+      "an event in the wrong case",
+      `${FILES}hooks:\n  afterinstall:\n    - location: scripts/set_owner\n`,
+      "appspec.yml:7: hooks.afterinstall: unknown lifecycle event (did you mean AfterInstall?)",
+    ],
+    [
+      "an ECS-only event",
+      `${FILES}hooks:\n  AfterAllowTestTraffic:\n    - location: scripts/set_owner\n`,
+      "appspec.yml:7: hooks.AfterAllowTestTraffic: AfterAllowTestTraffic is an Amazon ECS lifecycle event",
+    ],
+    [
+      "an event with no scripts",
+      `${FILES}hooks:\n  AfterInstall:\n`,
+      "appspec.yml:7: hooks.AfterInstall: must be a list of scripts, e.g. - location: scripts/set_owner (got nothing)",
+    ],
     // hooks: scripts
-    ["a script without location", `${FILES}hooks:\n  AfterInstall:\n    - timeout: 5\n`, "appspec.yml:8: hooks.AfterInstall[0].location: is required: the script's path in the revision"],
+    [
+      "a script without location",
+      `${FILES}hooks:\n  AfterInstall:\n    - timeout: 5\n`,
+      "appspec.yml:8: hooks.AfterInstall[0].location: is required: the script's path in the revision",
+    ],
     [
       "a location with a leading / that is not in the revision",
       `${FILES}hooks:\n  AfterInstall:\n    - location: /opt/set_owner\n`,
       "appspec.yml:8: hooks.AfterInstall[0].location: /opt/set_owner is not in the revision: a leading / is the revision root, not the instance's (the agent runs <revision>/opt/set_owner)",
     ],
-    ["a location that leaves the revision", `${FILES}hooks:\n  AfterInstall:\n    - location: ../set_owner\n`, 'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "../set_owner")'],
-    ["a location that is the revision root", `${FILES}hooks:\n  AfterInstall:\n    - location: /\n`, 'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "/")'],
-    ["a script that is not in the revision", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/missing\n`, "appspec.yml:8: hooks.AfterInstall[0].location: scripts/missing is not in the revision"],
-    ["a location that is a folder", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts\n`, "appspec.yml:8: hooks.AfterInstall[0].location: scripts is a folder: name the script itself"],
+    [
+      "a location that leaves the revision",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: ../set_owner\n`,
+      'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "../set_owner")',
+    ],
+    [
+      "a location that is the revision root",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: /\n`,
+      'appspec.yml:8: hooks.AfterInstall[0].location: must be a path inside the revision, without .., e.g. scripts/set_owner (got "/")',
+    ],
+    [
+      "a script that is not in the revision",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/missing\n`,
+      "appspec.yml:8: hooks.AfterInstall[0].location: scripts/missing is not in the revision",
+    ],
+    [
+      "a location that is a folder",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts\n`,
+      "appspec.yml:8: hooks.AfterInstall[0].location: scripts is a folder: name the script itself",
+    ],
     [
       "a script that is not executable",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/plain\n`,
@@ -217,10 +291,26 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
       "appspec.yml:8: hooks.AfterInstall[0].location: scripts/crlf has Windows line endings (CRLF)",
       { "scripts/crlf": { content: "#!/bin/bash\r\necho hi\r\n", mode: 0o755 } },
     ],
-    ["a timeout of 0", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 0\n`, "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 0)"],
-    ["a timeout over an hour", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 3601\n`, "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 3601)"],
-    ["a fractional timeout", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 1.5\n`, "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 1.5)"],
-    ["a timeout in words", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 5 minutes\n`, 'appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got the string "5 minutes")'],
+    [
+      "a timeout of 0",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 0\n`,
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 0)",
+    ],
+    [
+      "a timeout over an hour",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 3601\n`,
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 3601)",
+    ],
+    [
+      "a fractional timeout",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 1.5\n`,
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 1.5)",
+    ],
+    [
+      "a timeout in words",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 5 minutes\n`,
+      'appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got the string "5 minutes")',
+    ],
     [
       "timeouts of one event adding up to more than an hour",
       `${FILES}hooks:\n  ValidateService:\n    - location: scripts/set_owner\n      timeout: 3000\n    - location: scripts/set_owner\n      timeout: 1000\n`,
@@ -231,24 +321,88 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n    - location: scripts/set_owner\n`,
       "appspec.yml:7: hooks.AfterInstall: the 2 scripts' timeouts add up to 7200 s (a script without timeout counts as the default 3600 s)",
     ],
-    ["a runas that is not a user name", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      runas: ec2 user\n`, 'appspec.yml:9: hooks.AfterInstall[0].runas: must be a user name on the instance, e.g. root or ec2-user (got the string "ec2 user")'],
-    ["a misspelled script key", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timout: 5\n`, "appspec.yml:9: hooks.AfterInstall[0].timout: unknown key (did you mean timeout?); a hook script has: location, timeout, runas"],
+    [
+      "a runas that is not a user name",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      runas: ec2 user\n`,
+      'appspec.yml:9: hooks.AfterInstall[0].runas: must be a user name on the instance, e.g. root or ec2-user (got the string "ec2 user")',
+    ],
+    [
+      "a misspelled script key",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timout: 5\n`,
+      "appspec.yml:9: hooks.AfterInstall[0].timout: unknown key (did you mean timeout?); a hook script has: location, timeout, runas",
+    ],
     // permissions
     ["a permission without object", `${FILES}permissions:\n  - mode: 644\n`, "appspec.yml:7: permissions[0].object: is required"],
-    ["a relative object", `${FILES}permissions:\n  - object: html\n`, 'appspec.yml:7: permissions[0].object: must be an absolute path on the instance, e.g. /var/www/html (got the string "html")'],
-    ["an object this deployment does not install", `${FILES}permissions:\n  - object: /etc/httpd\n`, "appspec.yml:7: permissions[0].object: /etc/httpd is not under any files destination (/var/www/html): permissions apply only to what this deployment installs"],
-    ["an unquoted mode with a leading zero", `${FILES}permissions:\n  - object: /var/www/html\n    mode: 0644\n`, 'appspec.yml:8: permissions[0].mode: 0644 has a leading zero: the agent\'s YAML reads it as an octal number and applies the wrong mode; write "0644" (quoted) or 644'],
-    ["a mode with a digit over 7", `${FILES}permissions:\n  - object: /var/www/html\n    mode: 648\n`, 'appspec.yml:8: permissions[0].mode: must be 1 to 4 octal digits (0-7), like 644 or "4755"; symbolic modes such as u+x are not supported (got "648")'],
-    ["a symbolic mode", `${FILES}permissions:\n  - object: /var/www/html\n    mode: u+x\n`, 'permissions[0].mode: must be 1 to 4 octal digits (0-7), like 644 or "4755"; symbolic modes such as u+x are not supported (got "u+x")'],
-    ["a type that is not a list", `${FILES}permissions:\n  - object: /var/www/html\n    type: file\n`, 'appspec.yml:8: permissions[0].type: must be a list of file and/or directory, e.g. [file] (got the string "file")'],
-    ["an unknown object type", `${FILES}permissions:\n  - object: /var/www/html\n    type:\n      - socket\n`, 'appspec.yml:9: permissions[0].type[0]: must be file or directory (got "socket")'],
-    ["except that is not a list", `${FILES}permissions:\n  - object: /var/www/html\n    except: ReadMe.txt\n`, 'appspec.yml:8: permissions[0].except: must be a list of names or globs, e.g. [my-file-3.txt] (got the string "ReadMe.txt")'],
-    ["an ACL base entry", `${FILES}permissions:\n  - object: /var/www/html\n    acls:\n      - u::rw\n`, 'appspec.yml:9: permissions[0].acls[0]: sets a base entry (got "u::rw"): an ACL entry needs a user or group name, e.g. u:bob:rw; use mode for the owner, group and others'],
-    ["an ACL entry of an unknown kind", `${FILES}permissions:\n  - object: /var/www/html\n    acls: [x:bob:rw]\n`, 'appspec.yml:8: permissions[0].acls[0]: is not a valid ACL entry (got "x:bob:rw")'],
-    ["an ACL entry with bad permissions", `${FILES}permissions:\n  - object: /var/www/html\n    acls: [u:bob:rwz]\n`, 'appspec.yml:8: permissions[0].acls[0]: has invalid permission characters (got "u:bob:rwz")'],
-    ["a context without type", `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      user: unconfined_u\n`, "appspec.yml:9: permissions[0].context.type: is required: the SELinux type to label the files with"],
-    ["a context range going down", `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      type: httpd_sys_content_t\n      range: s1-s0\n`, 'appspec.yml:10: permissions[0].context.range: is not a valid SELinux range (got "s1-s0")'],
-    ["a misspelled permission key", `${FILES}permissions:\n  - object: /var/www/html\n    owners: ec2-user\n`, "appspec.yml:8: permissions[0].owners: unknown key (did you mean owner?); a permissions entry has: object, pattern, except, owner, group, mode, acls, context, type"],
+    [
+      "a relative object",
+      `${FILES}permissions:\n  - object: html\n`,
+      'appspec.yml:7: permissions[0].object: must be an absolute path on the instance, e.g. /var/www/html (got the string "html")',
+    ],
+    [
+      "an object this deployment does not install",
+      `${FILES}permissions:\n  - object: /etc/httpd\n`,
+      "appspec.yml:7: permissions[0].object: /etc/httpd is not under any files destination (/var/www/html): permissions apply only to what this deployment installs",
+    ],
+    [
+      "an unquoted mode with a leading zero",
+      `${FILES}permissions:\n  - object: /var/www/html\n    mode: 0644\n`,
+      'appspec.yml:8: permissions[0].mode: 0644 has a leading zero: the agent\'s YAML reads it as an octal number and applies the wrong mode; write "0644" (quoted) or 644',
+    ],
+    [
+      "a mode with a digit over 7",
+      `${FILES}permissions:\n  - object: /var/www/html\n    mode: 648\n`,
+      'appspec.yml:8: permissions[0].mode: must be 1 to 4 octal digits (0-7), like 644 or "4755"; symbolic modes such as u+x are not supported (got "648")',
+    ],
+    [
+      "a symbolic mode",
+      `${FILES}permissions:\n  - object: /var/www/html\n    mode: u+x\n`,
+      'permissions[0].mode: must be 1 to 4 octal digits (0-7), like 644 or "4755"; symbolic modes such as u+x are not supported (got "u+x")',
+    ],
+    [
+      "a type that is not a list",
+      `${FILES}permissions:\n  - object: /var/www/html\n    type: file\n`,
+      'appspec.yml:8: permissions[0].type: must be a list of file and/or directory, e.g. [file] (got the string "file")',
+    ],
+    [
+      "an unknown object type",
+      `${FILES}permissions:\n  - object: /var/www/html\n    type:\n      - socket\n`,
+      'appspec.yml:9: permissions[0].type[0]: must be file or directory (got "socket")',
+    ],
+    [
+      "except that is not a list",
+      `${FILES}permissions:\n  - object: /var/www/html\n    except: ReadMe.txt\n`,
+      'appspec.yml:8: permissions[0].except: must be a list of names or globs, e.g. [my-file-3.txt] (got the string "ReadMe.txt")',
+    ],
+    [
+      "an ACL base entry",
+      `${FILES}permissions:\n  - object: /var/www/html\n    acls:\n      - u::rw\n`,
+      'appspec.yml:9: permissions[0].acls[0]: sets a base entry (got "u::rw"): an ACL entry needs a user or group name, e.g. u:bob:rw; use mode for the owner, group and others',
+    ],
+    [
+      "an ACL entry of an unknown kind",
+      `${FILES}permissions:\n  - object: /var/www/html\n    acls: [x:bob:rw]\n`,
+      'appspec.yml:8: permissions[0].acls[0]: is not a valid ACL entry (got "x:bob:rw")',
+    ],
+    [
+      "an ACL entry with bad permissions",
+      `${FILES}permissions:\n  - object: /var/www/html\n    acls: [u:bob:rwz]\n`,
+      'appspec.yml:8: permissions[0].acls[0]: has invalid permission characters (got "u:bob:rwz")',
+    ],
+    [
+      "a context without type",
+      `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      user: unconfined_u\n`,
+      "appspec.yml:9: permissions[0].context.type: is required: the SELinux type to label the files with",
+    ],
+    [
+      "a context range going down",
+      `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      type: httpd_sys_content_t\n      range: s1-s0\n`,
+      'appspec.yml:10: permissions[0].context.range: is not a valid SELinux range (got "s1-s0")',
+    ],
+    [
+      "a misspelled permission key",
+      `${FILES}permissions:\n  - object: /var/www/html\n    owners: ec2-user\n`,
+      "appspec.yml:8: permissions[0].owners: unknown key (did you mean owner?); a permissions entry has: object, pattern, except, owner, group, mode, acls, context, type",
+    ],
   ];
   test.each(rejected.map(([name, appspec, expected, files]) => ({ name, appspec, expected, files })))("$name", ({ appspec, expected, files }) => {
     const result = validateAppSpec(revision(appspec, files));

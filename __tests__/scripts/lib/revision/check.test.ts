@@ -1,14 +1,15 @@
 /**
  * The real local run: Debian's Apache + mod_php on loopback, the hooks, every page, Chromium.
- * No skipping: without apache2, libapache2-mod-php, chromium or shellcheck this suite fails
- * and says which package to install.
+ * Without apache2, libapache2-mod-php, chromium or shellcheck the suite is skipped with a banner
+ * naming the packages (a failure under WEBFLEET_REQUIRE_TOOLS=1, as in CI).
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { inflateSync } from "node:zlib";
 import { $ } from "zx";
-import { findLocalTools } from "../../../../scripts/lib/revision/apache";
+import { findLocalTools, MissingToolsError } from "../../../../scripts/lib/revision/apache";
+import { describeWithTool } from "../../../helpers/tools";
 import { checkRevision, type RevisionCheckResult } from "../../../../scripts/lib/revision/check";
 import { LOCAL_IDENTITY } from "../../../../scripts/lib/revision/imds";
 
@@ -38,7 +39,7 @@ function decodePng(file: string): Png {
   let height = 0;
   let channels = 0;
   const idat: Buffer[] = [];
-  for (let at = 8; at < buf.length; ) {
+  for (let at = 8; at < buf.length;) {
     const length = buf.readUInt32BE(at);
     const type = buf.toString("ascii", at + 4, at + 8);
     const data = buf.subarray(at + 8, at + 8 + length);
@@ -86,12 +87,22 @@ function countColor({ px, channels }: Png, [r, g, b]: [number, number, number], 
   return n;
 }
 
-describe("revision:check on the sample revision (app/)", () => {
+function missingLocalTools(): string | undefined {
+  try {
+    findLocalTools();
+    return undefined;
+  } catch (e) {
+    if (e instanceof MissingToolsError) return e.message.replace(/\n\s*/g, "; ");
+    throw e;
+  }
+}
+const describeLocal = describeWithTool("the local revision run (Apache + PHP, Chromium)", missingLocalTools());
+
+describeLocal("revision:check on the sample revision (app/)", () => {
   let result: RevisionCheckResult;
   let seconds = 0;
 
   beforeAll(async () => {
-    findLocalTools(); // fails the suite with "fix: apt-get install -y ..." when a tool is missing
     const started = Date.now();
     result = await checkRevision($, { revisionDir: join(ROOT, "app"), outDir: temp() });
     seconds = (Date.now() - started) / 1000;
@@ -180,11 +191,7 @@ describe("revision:check on the sample revision (app/)", () => {
   });
 });
 
-describe("revision:check on broken revisions", () => {
-  beforeAll(() => {
-    findLocalTools();
-  });
-
+describeLocal("revision:check on broken revisions", () => {
   it("reports every AppSpec problem, with lines, before starting anything", async () => {
     const result = await checkRevision($, { revisionDir: join(FIXTURES, "bad-appspec"), outDir: temp() });
     expect(result.ok).toBe(false);
@@ -198,7 +205,9 @@ describe("revision:check on broken revisions", () => {
   it("stops at a failing hook, naming it with its exit code and output, and serves nothing", async () => {
     const result = await checkRevision($, { revisionDir: join(FIXTURES, "failing-hook"), outDir: temp() });
     expect(result.ok).toBe(false);
-    expect(result.failure).toMatch(/^deployment d-[A-Z0-9]{9}: hook AfterInstall \(scripts\/configure\) failed with exit code 3; output \(last 2048 characters\):\n/);
+    expect(result.failure).toMatch(
+      /^deployment d-[A-Z0-9]{9}: hook AfterInstall \(scripts\/configure\) failed with exit code 3; output \(last 2048 characters\):\n/,
+    );
     expect(result.failure).toContain("  | app.conf is missing");
     expect(result.pages).toEqual([]);
     expect(result.rendered).toEqual([]);

@@ -89,7 +89,12 @@ describe("the generated Apache config", () => {
   });
 
   it("keeps its pid file, logs and runtime files in its own folder", () => {
-    for (const line of ['ServerRoot "/tmp/run/apache"', 'DefaultRuntimeDir "/tmp/run/apache"', 'PidFile "/tmp/run/apache/apache2.pid"', 'ErrorLog "/tmp/run/apache/error.log"']) {
+    for (const line of [
+      'ServerRoot "/tmp/run/apache"',
+      'DefaultRuntimeDir "/tmp/run/apache"',
+      'PidFile "/tmp/run/apache/apache2.pid"',
+      'ErrorLog "/tmp/run/apache/error.log"',
+    ]) {
       expect(conf).toContain(line);
     }
     const directives = conf.split("\n").filter((l) => !l.startsWith("#"));
@@ -125,7 +130,12 @@ describe("the generated Apache config", () => {
 describe("finding the local tools", () => {
   it("names every missing tool and the Debian packages to install", () => {
     const find = () =>
-      findLocalTools({ apache2: "/nonexistent/apache2", apacheModulesDir: "/nonexistent/modules", chromium: "/nonexistent/chromium", shellcheck: "/nonexistent/shellcheck" });
+      findLocalTools({
+        apache2: "/nonexistent/apache2",
+        apacheModulesDir: "/nonexistent/modules",
+        chromium: "/nonexistent/chromium",
+        shellcheck: "/nonexistent/shellcheck",
+      });
     expect(find).toThrow(MissingToolsError);
     expect(find).toThrow("apache2 not found (looked for /nonexistent/apache2 and on PATH)");
     expect(find).toThrow("mod_php not found (no libphp8.x.so in /nonexistent/modules)");
@@ -154,7 +164,12 @@ describe("the instance page, run by php-cli", () => {
     const { json } = await identity(imds.endpoint);
     expect(json).toMatchObject({
       state: "ok",
-      values: { instanceId: LOCAL_IDENTITY.instanceId, privateIp: LOCAL_IDENTITY.localIpv4, availabilityZone: LOCAL_IDENTITY.availabilityZone, region: LOCAL_IDENTITY.region },
+      values: {
+        instanceId: LOCAL_IDENTITY.instanceId,
+        privateIp: LOCAL_IDENTITY.localIpv4,
+        availabilityZone: LOCAL_IDENTITY.availabilityZone,
+        region: LOCAL_IDENTITY.region,
+      },
     });
     expect(imds.requests.filter((r) => r.status === 401)).toEqual([]);
   });

@@ -44,7 +44,14 @@ describe("a local deployment", () => {
     mkdirSync(root);
     const { result } = await deploy("lifecycle", root);
     expect(result.failure).toBeUndefined();
-    expect(result.hooks.map((h) => h.event)).toEqual(["BeforeInstall", "AfterInstall", "ApplicationStart", "ValidateService", "BeforeAllowTraffic", "AfterAllowTraffic"]);
+    expect(result.hooks.map((h) => h.event)).toEqual([
+      "BeforeInstall",
+      "AfterInstall",
+      "ApplicationStart",
+      "ValidateService",
+      "BeforeAllowTraffic",
+      "AfterAllowTraffic",
+    ]);
   });
 
   it("runs every event over a previous deployment, the first three with the previous revision's scripts", async () => {
