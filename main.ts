@@ -4,7 +4,7 @@
  * run this file with tsx (cdktf.json).
  */
 import { App } from "cdktf";
-import { type EnvironmentConfig, ConfigError, configDir, loadAllEnvironments, loadEnvironment } from "./config/load";
+import { type BrokenEnvironment, type EnvironmentConfig, ConfigError, configDir, loadEnvironment, loadEnvironments } from "./config/load";
 import { BOOTSTRAP_STACK, COLORS, type Color, stackName } from "./modules/names";
 import { StateBootstrapStack, type StateBucket } from "./modules/state-bootstrap-stack";
 import { WebfleetStack } from "./modules/webfleet-stack";
@@ -12,7 +12,7 @@ import { WebfleetStack } from "./modules/webfleet-stack";
 export interface BuildOptions {
   /** Environments to synthesize. @default - every file in config/ */
   readonly environments?: readonly string[];
-  /** @default "cdktf.out" */
+  /** @default - CDKTF_OUTDIR (set by the cdktf CLI), else "cdktf.out" */
   readonly outdir?: string;
   /** @default - the config directory (WEBFLEET_CONFIG_DIR or config/) */
   readonly configDir?: string;
@@ -20,20 +20,59 @@ export interface BuildOptions {
   readonly initialAmi?: Readonly<Partial<Record<Color, string>>>;
 }
 
-/** Loads and validates every requested environment, then builds the app (not yet synthesized). */
-export function buildApp(options: BuildOptions = {}): { app: App; environments: EnvironmentConfig[] } {
-  const dir = options.configDir ?? configDir();
-  const environments = options.environments ? collect(options.environments.map((name) => () => loadEnvironment(name, dir))) : loadAllEnvironments(dir);
+/** The app, the environments in it, and the environments left out, with why. */
+export interface BuiltApp {
+  readonly app: App;
+  readonly environments: EnvironmentConfig[];
+  /** Environments whose file (or stack) is broken: left out, each with its errors. */
+  readonly broken: BrokenEnvironment[];
+  /** Why a stack was left out (the state bootstrap stack with a broken environment). */
+  readonly notes: string[];
+}
 
-  const app = new App({ outdir: options.outdir ?? "cdktf.out", skipValidation: false });
+/**
+ * Loads and validates the environments, then builds the app (not yet synthesized).
+ * - Environments named in `options.environments` must all be valid (a ConfigError otherwise).
+ * - Otherwise every file in config/ is loaded, and a broken one does not stop the others: it is
+ *   left out and reported in `broken`. The state bootstrap stack is then left out too, since a
+ *   bootstrap from a partial set of environments would plan to destroy a state bucket.
+ */
+export function buildApp(options: BuildOptions = {}): BuiltApp {
+  const dir = options.configDir ?? configDir();
+  let environments: EnvironmentConfig[];
+  let broken: BrokenEnvironment[] = [];
+  if (options.environments) environments = collect(options.environments.map((name) => () => loadEnvironment(name, dir)));
+  else ({ loaded: environments, broken } = loadEnvironments(dir));
+
+  // cdktf CLI says where with CDKTF_OUTDIR (cdktf.json "output"), which App reads when no outdir is given.
+  const app = new App({ outdir: options.outdir, skipValidation: false });
+  const built: EnvironmentConfig[] = [];
   for (const config of environments) {
-    new WebfleetStack(app, stackName(config.name), { config, initialAmi: options.initialAmi });
+    const id = stackName(config.name);
+    try {
+      new WebfleetStack(app, id, { config, initialAmi: options.initialAmi });
+      built.push(config);
+    } catch (e) {
+      // A construct refused a value of this file: leave this environment out, not the others.
+      app.node.tryRemoveChild(id);
+      if (options.environments) throw new ConfigError([`${config.file}: ${e instanceof Error ? e.message : String(e)}`]);
+      broken = [...broken, { name: config.name, errors: [`${config.file}: ${e instanceof Error ? e.message : String(e)}`] }];
+    }
   }
-  const buckets: StateBucket[] = environments.flatMap((c) =>
+  const notes: string[] = [];
+  const buckets: StateBucket[] = built.flatMap((c) =>
     c.stateBackend.type === "s3" ? [{ bucket: c.stateBackend.bucket, region: c.stateBackend.region ?? c.region }] : [],
   );
-  if (buckets.length > 0) new StateBootstrapStack(app, BOOTSTRAP_STACK, { buckets });
-  return { app, environments };
+  if (options.environments) {
+    // A subset: the bootstrap stack needs every environment's buckets.
+  } else if (broken.length > 0) {
+    notes.push(
+      `${BOOTSTRAP_STACK} was not synthesized: with ${broken.map((b) => b.name).join(", ")} broken, it could miss a state bucket and plan to destroy it; fix the file${broken.length > 1 ? "s" : ""} first`,
+    );
+  } else if (buckets.length > 0) {
+    new StateBootstrapStack(app, BOOTSTRAP_STACK, { buckets });
+  }
+  return { app, environments: built, broken, notes };
 }
 
 function collect<T>(loaders: Array<() => T>): T[] {
@@ -66,13 +105,23 @@ export function initialAmiFromEnv(env: NodeJS.ProcessEnv = process.env): Partial
   return out;
 }
 
+/**
+ * `cdktf synth` / `cdktf deploy` run this (cdktf.json). A broken environment file is reported on
+ * stderr and left out, so the others still deploy; only when nothing can be synthesized does it
+ * fail.
+ */
 if (require.main === module) {
   try {
-    const { app } = buildApp({ initialAmi: initialAmiFromEnv() });
+    const { app, environments, broken, notes } = buildApp({ initialAmi: initialAmiFromEnv() });
+    for (const b of broken) {
+      process.stderr.write(`webfleet: ${stackName(b.name)} left out: ${b.errors.length === 1 ? b.errors[0] : `\n  - ${b.errors.join("\n  - ")}`}\n`);
+    }
+    for (const note of notes) process.stderr.write(`webfleet: ${note}\n`);
+    if (environments.length === 0 && broken.length > 0) process.exit(1);
     app.synth();
   } catch (e) {
     if (e instanceof ConfigError) {
-      console.error(e.message);
+      process.stderr.write(`webfleet: ${e.message}\n`);
       process.exit(1);
     }
     throw e;

@@ -34,17 +34,63 @@ export class ConfigError extends Error {
   }
 }
 
-/** The environments that have a file in `dir`, sorted. */
+/** The environments that have a file in `dir`, sorted (an environment with two files is listed once). */
 export function listEnvironments(dir = configDir()): string[] {
   if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  const names = readdirSync(dir)
     .filter((f) => EXTENSIONS.some((e) => f.endsWith(e)))
-    .map((f) => basename(f).replace(/\.ya?ml$/, ""))
-    .sort();
+    .map((f) => basename(f).replace(/\.ya?ml$/, ""));
+  return [...new Set(names)].sort();
 }
 
+/** The one file of `env`; a {@link ConfigError} when there are two (dev.yaml and dev.yml). */
 function fileOf(env: string, dir: string): string | undefined {
-  return EXTENSIONS.map((e) => join(dir, env + e)).find((f) => existsSync(f));
+  const files = EXTENSIONS.map((e) => join(dir, env + e)).filter((f) => existsSync(f));
+  if (files.length > 1) {
+    throw new ConfigError([
+      `${files.map(displayPath).join(" and ")}: two files for the environment '${env}'; keep one (the other would be ignored without a word)`,
+    ]);
+  }
+  return files[0];
+}
+
+/** A config file larger than this is not an environment file. */
+export const MAX_FILE_BYTES = 256 * 1024;
+/** YAML aliases a file may use before it counts as an alias bomb (yaml's own default is 100). */
+export const MAX_ALIAS_COUNT = 100;
+
+/** The file's text, or a {@link ConfigError} when it is too large, binary, or not UTF-8. */
+function readText(file: string): string {
+  const shown = displayPath(file);
+  const bytes = readFileSync(file);
+  if (bytes.length > MAX_FILE_BYTES) {
+    throw new ConfigError([`${shown}: ${bytes.length} bytes is too large for an environment file (at most ${MAX_FILE_BYTES}); is it the right file?`]);
+  }
+  if (bytes.includes(0)) throw new ConfigError([`${shown}: not a text file (it holds NUL bytes); an environment file is YAML text`]);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ConfigError([`${shown}: not a text file (not valid UTF-8); an environment file is YAML text`]);
+  }
+}
+
+/** The YAML document as plain data; a {@link ConfigError} for syntax errors and alias bombs. */
+function parseYaml(file: string, text: string): unknown {
+  const shown = displayPath(file);
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(doc.errors.map((e) => `${shown}: not valid YAML: ${e.message.split("\n")[0]}`));
+  }
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    if (e instanceof ReferenceError || /alias/i.test(String((e as Error)?.message))) {
+      throw new ConfigError([
+        `${shown}: its YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} alias references): write the values out instead of nesting aliases`,
+      ]);
+    }
+    throw e;
+  }
 }
 
 function displayPath(file: string): string {
@@ -110,25 +156,36 @@ export function loadEnvironment(name: string, dir = configDir()): EnvironmentCon
       `unknown environment '${name}': no ${displayPath(join(dir, name))}.yaml; valid environments: ${known.length ? known.join(", ") : "(none: add a file to " + displayPath(dir) + ")"}`,
     ]);
   }
-  const doc = parseDocument(readFileSync(file, "utf8"), { prettyErrors: true });
-  if (doc.errors.length > 0) {
-    throw new ConfigError(doc.errors.map((e) => `${displayPath(file)}: not valid YAML: ${e.message}`));
-  }
-  return parseEnvironment(name, file, doc.toJS());
+  return parseEnvironment(name, file, parseYaml(file, readText(file)));
 }
 
-/** Loads every environment; collects the errors of all files before throwing. */
-export function loadAllEnvironments(dir = configDir()): EnvironmentConfig[] {
+/** An environment whose file could not be loaded, and why. */
+export interface BrokenEnvironment {
+  readonly name: string;
+  readonly errors: readonly string[];
+}
+
+/**
+ * Loads every environment in `dir`. A broken file (or two files of one environment) does not
+ * stop the others: it is returned in `broken`, with its errors.
+ */
+export function loadEnvironments(dir = configDir()): { loaded: EnvironmentConfig[]; broken: BrokenEnvironment[] } {
   const loaded: EnvironmentConfig[] = [];
-  const errors: string[] = [];
+  const broken: BrokenEnvironment[] = [];
   for (const name of listEnvironments(dir)) {
     try {
       loaded.push(loadEnvironment(name, dir));
     } catch (e) {
-      if (e instanceof ConfigError) errors.push(...e.errors);
+      if (e instanceof ConfigError) broken.push({ name, errors: e.errors });
       else throw e;
     }
   }
-  if (errors.length) throw new ConfigError(errors);
+  return { loaded, broken };
+}
+
+/** Loads every environment; throws one {@link ConfigError} with the errors of every broken file. */
+export function loadAllEnvironments(dir = configDir()): EnvironmentConfig[] {
+  const { loaded, broken } = loadEnvironments(dir);
+  if (broken.length) throw new ConfigError(broken.flatMap((b) => b.errors));
   return loaded;
 }

@@ -3,7 +3,7 @@ import { Fn, type ITerraformDependable, Op, Token } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import type { Color } from "./names";
+import { HEALTH_CHECK, type Color } from "./names";
 
 export interface FleetCapacity {
   readonly min: number;
@@ -82,7 +82,7 @@ export class Fleet extends Construct {
     super(scope, id);
     const name = `${props.namePrefix}-${props.color}`;
     const rootVolumeSizeGiB = props.rootVolumeSizeGiB ?? 8;
-    this.healthCheckGracePeriodSeconds = props.healthCheckGracePeriodSeconds ?? 120;
+    this.healthCheckGracePeriodSeconds = props.healthCheckGracePeriodSeconds ?? HEALTH_CHECK.gracePeriodSeconds;
     const { min, desired, max } = props.capacity;
 
     if (![min, desired, max].some(Token.isUnresolved)) {

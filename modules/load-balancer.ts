@@ -3,7 +3,7 @@ import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener, type LbListenerDefaultAction } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
-import { COLORS, type Color } from "./names";
+import { COLORS, HEALTH_CHECK, type Color } from "./names";
 
 /** With {@link SMOKE_KEY_HEADER}, routes a request to one color only (smoke tests of the idle color). */
 export const COLOR_HEADER = "X-Webfleet-Color";
@@ -47,7 +47,7 @@ export interface LoadBalancerProps {
   readonly deregistrationDelaySeconds?: number;
   /**
    * Path of the health endpoint the AMI serves outside the web root.
-   * @default "/health"
+   * @default HEALTH_CHECK.path ("/health")
    */
   readonly healthCheckPath?: string;
   /**
@@ -81,9 +81,9 @@ export class LoadBalancer extends Construct {
   constructor(scope: Construct, id: string, props: LoadBalancerProps) {
     super(scope, id);
     this.deregistrationDelaySeconds = props.deregistrationDelaySeconds ?? 30;
-    this.healthCheckIntervalSeconds = props.healthCheckIntervalSeconds ?? 10;
-    this.healthyThresholdCount = props.healthyThresholdCount ?? 2;
-    const healthCheckPath = props.healthCheckPath ?? "/health";
+    this.healthCheckIntervalSeconds = props.healthCheckIntervalSeconds ?? HEALTH_CHECK.intervalSeconds;
+    this.healthyThresholdCount = props.healthyThresholdCount ?? HEALTH_CHECK.healthyThresholdCount;
+    const healthCheckPath = props.healthCheckPath ?? HEALTH_CHECK.path;
 
     if (props.namePrefix.length > 25) {
       throw new Error(`namePrefix (${props.namePrefix}) must be at most 25 characters: target group names ("<prefix>-green") are limited to 32`);

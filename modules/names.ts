@@ -15,6 +15,11 @@ export function otherColor(color: Color): Color {
   return color === "blue" ? "green" : "blue";
 }
 
+/** The color that serves traffic when an environment is first deployed: blue, unless only green has instances. */
+export function initialLiveColor(capacity: Readonly<Record<Color, { readonly desired: number }>>): Color {
+  return capacity.blue.desired > 0 ? "blue" : "green";
+}
+
 /** The Terraform stack of an environment: `cdktf deploy webfleet-dev`. */
 export function stackName(env: string): string {
   return `${PROJECT}-${env}`;
@@ -87,6 +92,24 @@ export interface PublishedTimings {
   readonly healthyThresholdCount: number;
   readonly healthCheckGracePeriodSeconds: number;
 }
+
+/**
+ * The health check every tool agrees on: the target groups probe it, the AMI serves it outside
+ * the web root (Packer's `health_path` variable), its image check calls it. Change it here.
+ */
+export const HEALTH_CHECK = {
+  /** Answered by the AMI through Apache without any application deployed. */
+  path: "/health",
+  intervalSeconds: 10,
+  /** Consecutive successes before a target is healthy (and failures before it is not). */
+  healthyThresholdCount: 2,
+  /** Seconds after launch before ELB health checks can mark an instance unhealthy. */
+  gracePeriodSeconds: 120,
+} as const;
+
+/** CodeDeploy's fileExistsBehavior values (its API, and the appspec's `file_exists_behavior`). */
+export const FILE_EXISTS_BEHAVIORS = ["DISALLOW", "OVERWRITE", "RETAIN"] as const;
+export type FileExistsBehavior = (typeof FILE_EXISTS_BEHAVIORS)[number];
 
 /** Strategy keys of CodeDeploy's predefined EC2/on-premises configs. */
 export const PREDEFINED_STRATEGIES: Readonly<Record<string, string>> = {

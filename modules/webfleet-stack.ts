@@ -8,7 +8,7 @@ import { CodeDeployApplication } from "./codedeploy-application";
 import { Fleet } from "./fleet";
 import { IamRoles } from "./iam";
 import { LoadBalancer } from "./load-balancer";
-import { COLORS, type Color, PROJECT, type PublishedStack, releaseParameters, resourcePrefix } from "./names";
+import { COLORS, type Color, initialLiveColor, PROJECT, type PublishedStack, releaseParameters, resourcePrefix } from "./names";
 import { Network } from "./network";
 import { ReleaseState } from "./release-state";
 import { RevisionBucket } from "./revision-bucket";
@@ -53,11 +53,11 @@ export class WebfleetStack extends TerraformStack {
     const revisions = new RevisionBucket(this, "revisions", { bucketNamePrefix: `${prefix}-revisions-` });
     const iam = new IamRoles(this, "iam", { namePrefix: prefix, revisionBucketArn: revisions.bucketArn, region: config.region });
 
-    const initialLiveColor: Color = config.capacity.blue.desired > 0 ? "blue" : "green";
+    const liveColor = initialLiveColor(config.capacity);
     const releaseState = new ReleaseState(this, "release-state", {
       environment: env,
       ami: config.ami,
-      initialLiveColor,
+      initialLiveColor: liveColor,
       defaultInitialAmi: props.initialAmi,
       architecture: config.architecture,
     });

@@ -6,50 +6,46 @@
  */
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
+import { loadEnvironment } from "../config/load";
 import { COLORS } from "../modules/names";
-import { amiCommand, formatAmiResult } from "./lib/image/build";
-import { interruptSignal, listOption, oneOf, parseOptions, runMain, usage, UserError, zxRunner, type OptionSpecs } from "./lib/cli";
+import { awsClientConfig } from "./lib/aws/clients";
+import { defineCommand, option, runCommand } from "./lib/cli/command";
+import { zxRunner } from "./lib/cli/runner";
+import { amiCommand, amiExitCode, formatAmiResult } from "./lib/image/build";
 
-const OPTIONS = {
-  env: { type: "string", valueName: "name", help: "environment (config/<name>.yaml); required" },
-  color: { type: "string", valueName: "blue|green", help: "color whose AMI parameter gets the id (default: the idle color)" },
-  "no-publish": { type: "boolean", help: "build only and print the AMI id" },
-  "dry-run": { type: "boolean", help: "print the packer commands and what would be published; change nothing" },
-  json: { type: "boolean", help: "print the result as JSON on stdout (progress stays on stderr)" },
-  "copy-to": { type: "string", valueName: "region,...", multiple: true, help: "also copy the AMI to these regions" },
-  "session-manager": { type: "boolean", help: "reach the build instance through SSM Session Manager (no inbound SSH)" },
-} as const satisfies OptionSpecs;
-
-const USAGE = usage("npm run ami --", "Builds the webfleet AMI with Packer and publishes its id to /webfleet/<env>/ami/<color>.", OPTIONS);
-
-async function main(argv: string[]): Promise<number> {
-  const args = parseOptions(argv, OPTIONS);
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (!args.env) throw new UserError("--env is required (for example --env dev); run with --help for the options", 2);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const interrupt = interruptSignal(log);
-  try {
-    const { loadEnvironment } = await import("../config/load");
-    const region = loadEnvironment(args.env).region;
-    const result = await amiCommand(
-      { runner: zxRunner(), ssm: new SSMClient({ region }), sts: new STSClient({ region }), log, signal: interrupt.signal, loadEnvironment },
-      {
-        env: args.env,
-        color: oneOf("color", args.color, COLORS),
-        publish: !args["no-publish"],
-        dryRun: args["dry-run"] === true,
-        copyToRegions: listOption(args["copy-to"]),
-        sessionManager: args["session-manager"] === true,
-      },
+export const command = defineCommand({
+  name: "ami",
+  summary: "Builds the webfleet AMI with Packer and publishes its id to /webfleet/<env>/ami/<color>.",
+  description: "Nothing is published unless the build succeeded and Packer's manifest holds this run's AMI.",
+  options: {
+    env: option.env(),
+    color: option.choice(["blue", "green"] as const satisfies typeof COLORS, "the color whose AMI parameter gets the id", { defaultText: "the idle color" }),
+    publish: option.negated("build only and print the AMI id; publish nothing"),
+    dryRun: option.dryRun("build and publish nothing"),
+    json: option.json(),
+    copyTo: option.list("region,...", "also copy the AMI to these regions"),
+    sessionManager: option.flag("reach the build instance through SSM Session Manager (no inbound SSH)"),
+  },
+  examples: ["npm run ami -- --env dev", "npm run ami -- --env dev --color blue", "npm run -s ami -- --env dev --dry-run --json | jq ."],
+  exitCodes: { 0: "built (and published), or a dry run with no blocker", 1: "the build failed; nothing was published" },
+  async run({ options }, ctx) {
+    const region = loadEnvironment(options.env).region;
+    const aws = awsClientConfig(region);
+    const result = await ctx.interrupts.cooperate(() =>
+      amiCommand(
+        { runner: zxRunner(), ssm: new SSMClient(aws), sts: new STSClient(aws), log: ctx.log, signal: ctx.interrupts.signal },
+        {
+          env: options.env,
+          color: options.color,
+          publish: options.publish,
+          dryRun: options.dryRun,
+          copyToRegions: options.copyTo,
+          sessionManager: options.sessionManager,
+        },
+      ),
     );
-    process.stdout.write(args.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatAmiResult(result).join("\n")}\n`);
-    return 0;
-  } finally {
-    interrupt.dispose();
-  }
-}
+    return { exitCode: amiExitCode(result), json: result, lines: formatAmiResult(result) };
+  },
+});
 
-runMain(main);
+if (require.main === module) runCommand(command);

@@ -10,73 +10,67 @@ import { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { setTimeout as sleep } from "node:timers/promises";
+import { loadEnvironment } from "../config/load";
 import { COLORS } from "../modules/names";
+import { awsClientConfig } from "./lib/aws/clients";
+import { defineCommand, option, runCommand } from "./lib/cli/command";
+import { EXIT } from "./lib/cli/errors";
+import { zxRunner } from "./lib/cli/runner";
 import { deployCommand, formatDeployResult } from "./lib/deploy/deploy";
-import { interruptSignal, listOption, oneOf, parseOptions, runMain, usage, UserError, zxRunner, type OptionSpecs } from "./lib/cli";
 
-const OPTIONS = {
-  env: { type: "string", valueName: "name", help: "environment (config/<name>.yaml); required" },
-  "skip-ami": { type: "boolean", help: "deploy without building an AMI" },
-  color: { type: "string", valueName: "blue|green", help: "color that gets the new AMI (default: the idle color)" },
-  "auto-approve": { type: "boolean", help: "pass --auto-approve to cdktf deploy (CI)" },
-  "dry-run": { type: "boolean", help: "print what would be built, published and deployed; change nothing" },
-  "timeout-minutes": { type: "string", valueName: "n", help: "how long to wait for instance refreshes (default 60)" },
-  "copy-to": { type: "string", valueName: "region,...", multiple: true, help: "also copy the AMI to these regions" },
-  "session-manager": { type: "boolean", help: "reach the build instance through SSM Session Manager (no inbound SSH)" },
-} as const satisfies OptionSpecs;
-
-const USAGE = usage("npm run deploy --", "Builds the AMI, deploys the environment's stack and waits for its instance refreshes.", OPTIONS);
-
-function positiveNumber(option: string, value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0) throw new UserError(`--${option} ${value}: must be a positive number`, 2);
-  return n;
-}
-
-async function main(argv: string[]): Promise<number> {
-  const args = parseOptions(argv, OPTIONS);
-  if (args.help) {
-    process.stdout.write(`${USAGE}\n`);
-    return 0;
-  }
-  if (!args.env) throw new UserError("--env is required (for example --env dev); run with --help for the options", 2);
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  const interrupt = interruptSignal(log);
-  try {
-    const { loadEnvironment } = await import("../config/load");
-    const region = loadEnvironment(args.env).region;
-    const result = await deployCommand(
-      {
-        runner: zxRunner(),
-        ssm: new SSMClient({ region }),
-        sts: new STSClient({ region }),
-        autoScaling: new AutoScalingClient({ region }),
-        // Tells a release lock whose deployment has ended (stale) from a running release.
-        codedeploy: new CodeDeployClient({ region }),
-        log,
-        signal: interrupt.signal,
-        loadEnvironment,
-        // Ends early on Ctrl-C, so the wait stops at once (the refresh itself goes on in AWS).
-        sleep: (ms) => sleep(ms, undefined, { signal: interrupt.signal }).catch(() => undefined),
-        now: () => Date.now(),
-      },
-      {
-        env: args.env,
-        skipAmi: args["skip-ami"] === true,
-        color: oneOf("color", args.color, COLORS),
-        autoApprove: args["auto-approve"] === true,
-        dryRun: args["dry-run"] === true,
-        timeoutMinutes: positiveNumber("timeout-minutes", args["timeout-minutes"]),
-        copyToRegions: listOption(args["copy-to"]),
-        sessionManager: args["session-manager"] === true,
-      },
+export const command = defineCommand({
+  name: "deploy",
+  summary: "Builds the AMI, deploys the environment's stack (cdktf deploy) and waits for its instance refreshes.",
+  description: "The first deploy of an environment goes through here: it bakes the web AMI before the fleets exist.",
+  options: {
+    env: option.env(),
+    skipAmi: option.flag("deploy without building an AMI"),
+    color: option.choice(["blue", "green"] as const satisfies typeof COLORS, "the color that gets the new AMI", {
+      defaultText: "the idle color; every color on a first deploy",
+    }),
+    autoApprove: option.flag("pass --auto-approve to cdktf deploy (CI)"),
+    dryRun: option.dryRun("build, publish and deploy nothing"),
+    json: option.json(),
+    timeoutMinutes: option.integer("minutes", "how long to wait for instance refreshes", { min: 1, max: 1440, default: 60, defaultText: "60" }),
+    copyTo: option.list("region,...", "also copy the AMI to these regions"),
+    sessionManager: option.flag("reach the build instance through SSM Session Manager (no inbound SSH)"),
+  },
+  examples: ["npm run deploy -- --env dev", "npm run deploy -- --env dev --skip-ami --auto-approve", "npm run deploy -- --env prod --dry-run"],
+  exitCodes: { 0: "deployed, and every instance refresh succeeded (or a dry run with no blocker)", 1: "the build, the deploy or a refresh failed" },
+  async run({ options }, ctx) {
+    const region = loadEnvironment(options.env).region;
+    const aws = awsClientConfig(region);
+    const signal = ctx.interrupts.signal;
+    const result = await ctx.interrupts.cooperate(() =>
+      deployCommand(
+        {
+          runner: zxRunner(),
+          ssm: new SSMClient(aws),
+          sts: new STSClient(aws),
+          autoScaling: new AutoScalingClient(aws),
+          // Tells a release lock whose deployment has ended (stale) from a running release.
+          codedeploy: new CodeDeployClient(aws),
+          log: ctx.log,
+          signal,
+          // Ends early on Ctrl-C, so the wait stops at once (the refresh itself goes on in AWS).
+          sleep: (ms) => sleep(ms, undefined, { signal }).catch(() => undefined),
+          now: () => Date.now(),
+        },
+        {
+          env: options.env,
+          skipAmi: options.skipAmi,
+          color: options.color,
+          autoApprove: options.autoApprove,
+          dryRun: options.dryRun,
+          timeoutMinutes: options.timeoutMinutes,
+          copyToRegions: options.copyTo,
+          sessionManager: options.sessionManager,
+        },
+      ),
     );
-    process.stdout.write(`${formatDeployResult(result).join("\n")}\n`);
-    return result.ok ? 0 : interrupt.signal.aborted ? 130 : 1;
-  } finally {
-    interrupt.dispose();
-  }
-}
+    const exitCode = result.dryRun ? (result.ok ? EXIT.ok : EXIT.refused) : result.ok ? EXIT.ok : signal.aborted ? EXIT.interrupted : EXIT.failed;
+    return { exitCode, json: result, lines: formatDeployResult(result) };
+  },
+});
 
-runMain(main);
+if (require.main === module) runCommand(command);

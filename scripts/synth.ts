@@ -1,13 +1,13 @@
 /**
  * npm run synth [-- --env <name> | --all]: synthesizes one environment (default `dev`) into
  * cdktf.out/ offline and prints a short summary of each stack. An invalid configuration exits
- * non-zero with every error and writes nothing.
+ * 2 with every error and writes nothing.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { ConfigError } from "../config/load";
-import { buildApp } from "../main";
+import { stackName } from "../modules/names";
+import { defineCommand, option, runCommand } from "./lib/cli/command";
+import { CliError, EXIT } from "./lib/cli/errors";
 
 export interface StackSummary {
   readonly stack: string;
@@ -56,28 +56,38 @@ export function formatSummary(s: StackSummary): string {
     .join("\n");
 }
 
-function main(): void {
-  const { values } = parseArgs({
-    options: { env: { type: "string", default: "dev" }, all: { type: "boolean", default: false }, outdir: { type: "string", default: "cdktf.out" } },
-  });
-  let built;
-  try {
-    built = buildApp({ environments: values.all ? undefined : [values.env!], outdir: values.outdir });
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      console.error(e.message);
-      console.error("Nothing was synthesized.");
-      process.exit(1);
-    }
-    throw e;
-  }
-  const started = performance.now();
-  built.app.synth();
-  for (const stack of built.app.node.children.map((c) => c.node.id)) {
-    const json = JSON.parse(readFileSync(join(values.outdir!, "stacks", stack, "cdk.tf.json"), "utf8"));
-    console.log(formatSummary(summarize(stack, json)));
-  }
-  console.log(`synthesized into ${values.outdir}/ in ${Math.round(performance.now() - started)} ms`);
-}
+export const command = defineCommand({
+  name: "synth",
+  summary: "Synthesizes environments into cdktf.out/ offline and prints a summary of each stack.",
+  description:
+    "An invalid environment file exits 2 with every error and writes nothing. With --all, a broken file is reported and left out, and the others are synthesized.",
+  options: {
+    env: option.string("name", "the environment to synthesize (config/<name>.yaml)", { defaultText: "dev" }),
+    all: option.flag("every environment in config/, and the state bootstrap stack when some state lives in S3"),
+    outdir: option.string("dir", "where the stacks go", { defaultText: "cdktf.out" }),
+    json: option.json(),
+  },
+  examples: ["npm run synth", "npm run synth -- --env prod", "npm run synth -- --all", "npm run -s synth -- --all --json | jq '.[].resources'"],
+  exitCodes: {
+    0: "synthesized",
+    1: "with --all: some environment was broken and left out (the others were synthesized)",
+    2: "an invalid environment file: nothing was synthesized",
+  },
+  async run({ options }, ctx) {
+    if (options.all && options.env) throw new CliError(`--all and --env ${options.env}: give one (--all synthesizes every environment)`);
+    const outdir = options.outdir ?? "cdktf.out";
+    const { buildApp } = await import("../main");
+    const built = buildApp({ environments: options.all ? undefined : [options.env ?? "dev"], outdir });
+    for (const b of built.broken) ctx.log(`${stackName(b.name)} left out:\n  - ${b.errors.join("\n  - ")}`);
+    for (const note of built.notes) ctx.log(note);
+    const started = performance.now();
+    built.app.synth();
+    const summaries = built.app.node.children.map((c) =>
+      summarize(c.node.id, JSON.parse(readFileSync(join(outdir, "stacks", c.node.id, "cdk.tf.json"), "utf8"))),
+    );
+    ctx.log(`synthesized into ${outdir}/ in ${Math.round(performance.now() - started)} ms`);
+    return { exitCode: built.broken.length > 0 ? EXIT.failed : EXIT.ok, json: summaries, lines: summaries.map(formatSummary) };
+  },
+});
 
-if (require.main === module) main();
+if (require.main === module) runCommand(command);

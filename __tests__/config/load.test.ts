@@ -183,4 +183,42 @@ describe("environment files", () => {
     expect(error!.errors.some((e) => /a\.yaml: not valid YAML/.test(e))).toBe(true);
     expect(error!.errors.some((e) => /b\.yaml: region: must be an AWS region/.test(e))).toBe(true);
   });
+
+  describe("a file that is not an environment file gets one clear line", () => {
+    const fileIn = (name: string, content: string | Buffer) => {
+      const dir = mkdtempSync(join(tmpdir(), "webfleet-config-"));
+      writeFileSync(join(dir, name), content);
+      return dir;
+    };
+    const bomb = [
+      "a: &a [x, x, x, x, x, x, x, x, x]",
+      ..."bcdefg".split("").map((k, i) => `${k}: &${k} [${Array(9).fill(`*${"abcdefg"[i]}`).join(", ")}]`),
+    ].join("\n");
+
+    test.each<[string, string | Buffer, RegExp]>([
+      ["YAML aliases that expand too far", bomb, /^bomb\.yaml: its YAML aliases expand too far \(more than 100 alias references\): write the values out/],
+      ["a binary file", Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x00, 0x01, 0x02]), /^bomb\.yaml: not a text file \(it holds NUL bytes\)/],
+      ["a file that is not UTF-8", Buffer.from([0x72, 0x65, 0xe9, 0x67, 0x69, 0x6f, 0x6e]), /^bomb\.yaml: not a text file \(not valid UTF-8\)/],
+      ["a huge file", "# padding\n".repeat(30_000), /^bomb\.yaml: \d+ bytes is too large for an environment file \(at most 262144\)/],
+    ])("%s", (_what, content, message) => {
+      const dir = fileIn("bomb.yaml", content);
+      let error: ConfigError | undefined;
+      try {
+        loadEnvironment("bomb", dir);
+      } catch (e) {
+        error = e as ConfigError;
+      }
+      expect(error).toBeInstanceOf(ConfigError);
+      expect(error!.errors).toHaveLength(1);
+      expect(error!.errors[0].replace(/^.*\//, "")).toMatch(message);
+      expect(error!.errors[0]).not.toContain("\n");
+    });
+
+    it("two files for one environment (dev.yaml and dev.yml)", () => {
+      const dir = fileIn("dev.yaml", "region: us-east-1\n");
+      writeFileSync(join(dir, "dev.yml"), "region: us-east-1\n");
+      expect(listEnvironments(dir)).toEqual(["dev"]);
+      expect(() => loadEnvironment("dev", dir)).toThrow(/dev\.yaml and .*dev\.yml: two files for the environment 'dev'; keep one/);
+    });
+  });
 });

@@ -6,7 +6,15 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
-import { DeleteParameterCommand, GetParameterCommand, ParameterAlreadyExists, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import {
+  DeleteParameterCommand,
+  GetParameterCommand,
+  GetParametersCommand,
+  ParameterAlreadyExists,
+  ParameterNotFound,
+  PutParameterCommand,
+  SSMClient,
+} from "@aws-sdk/client-ssm";
 import {
   BatchGetDeploymentTargetsCommand,
   CodeDeployClient,
@@ -92,6 +100,10 @@ export function fakeParameterStore(initial: Record<string, string>): { client: S
     if (value === undefined) throw notFound(input.Name);
     return { Parameter: { Name: input.Name, Value: value } };
   });
+  mock.on(GetParametersCommand).callsFake((input: { Names: string[] }) => ({
+    Parameters: input.Names.filter((n) => params.has(n)).map((n) => ({ Name: n, Value: params.get(n), Version: 1 })),
+    InvalidParameters: input.Names.filter((n) => !params.has(n)),
+  }));
   mock.on(PutParameterCommand).callsFake((input: { Name: string; Value: string; Overwrite?: boolean }) => {
     if (!input.Overwrite && params.has(input.Name)) throw new ParameterAlreadyExists({ message: "exists", $metadata: {} });
     params.set(input.Name, input.Value);

@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
-import type { RunOptions, RunResult, Runner } from "../../scripts/lib/cli";
+import type { RunOptions, RunResult, Runner } from "../../scripts/lib/cli/runner";
 import type { PackerManifest } from "../../scripts/lib/image/packer";
 
 export interface FakeCall {

@@ -1,15 +1,17 @@
 /**
- * What `release` knows about an environment comes from AWS, never from a file on one person's
- * disk: the stack's published facts (SSM `/webfleet/<env>/stack`), the live color (SSM), the
- * live fleet's size (Auto Scaling), and who is calling (STS).
+ * The one reader of what an environment has published in AWS, for every command: the stack's
+ * facts (SSM `/webfleet/<env>/stack`, written by `cdktf deploy`), the live color, the weights,
+ * each color's AMI parameter and the release lock. One GetParameters call; every value is
+ * validated, and a value that is not what this checkout expects is an error that says how to
+ * fix it. Nothing is read from a file on one person's disk.
+ *
+ * Also here: the Auto Scaling facts a release checks before it starts.
  */
-import type { SSMClient } from "@aws-sdk/client-ssm";
+import { GetParametersCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
-import { GetCallerIdentityCommand, type STSClient } from "@aws-sdk/client-sts";
 import { z } from "zod";
 import { COLORS, releaseParameters, stackName, type Color, type PublishedStack } from "../../../modules/names";
-import { readParameter } from "./ssm";
-import { ReleaseError, errorName } from "../release/errors";
+import { CliError } from "../cli/errors";
 
 const fleetSchema = z.object({
   autoScalingGroupName: z.string().min(1),
@@ -36,44 +38,129 @@ const publishedStackSchema = z.object({
   }),
 });
 
-function notDeployed(env: string, name: string): ReleaseError {
-  return new ReleaseError(`${stackName(env)} is not deployed (SSM ${name} not found): run npx cdktf deploy ${stackName(env)}`);
+/** What holds the release lock parameter: a lock a webfleet command wrote, or anything else. */
+export interface HeldLock {
+  readonly raw: string;
+  /** Undefined when the value is not a lock webfleet wrote (someone set it by hand). */
+  readonly info?: LockInfo;
 }
 
-async function getParameter(ssm: SSMClient, env: string, name: string): Promise<string> {
-  const parameter = await readParameter(ssm, name);
-  if (parameter === undefined) throw notDeployed(env, name);
-  return parameter.value;
+export interface LockInfo {
+  /** Random token: only the holder changes its own lock. */
+  readonly id: string;
+  readonly user: string;
+  readonly host: string;
+  /** ISO 8601. */
+  readonly startedAt: string;
+  readonly strategy?: string;
+  readonly revision?: string;
+  readonly deploymentId?: string;
 }
 
-/** The stack's published facts. A missing parameter means the stack is not deployed. */
-export async function readPublishedStack(ssm: SSMClient, env: string): Promise<PublishedStack> {
+const lockSchema = z.looseObject({
+  id: z.string().min(1),
+  user: z.string(),
+  host: z.string(),
+  startedAt: z.string(),
+  strategy: z.string().optional(),
+  revision: z.string().optional(),
+  deploymentId: z.string().optional(),
+});
+
+/** The lock in a parameter's value; `info` undefined when it is not one webfleet wrote. */
+export function parseLock(raw: string): HeldLock {
+  try {
+    const parsed = lockSchema.safeParse(JSON.parse(raw));
+    return { raw, info: parsed.success ? (parsed.data as LockInfo) : undefined };
+  } catch {
+    return { raw };
+  }
+}
+
+/** Everything the environment has published, as found; a field is undefined when its parameter does not exist. */
+export interface EnvironmentState {
+  readonly env: string;
+  /** Undefined: the stack has never been deployed. */
+  readonly stack?: PublishedStack;
+  readonly liveColor?: Color;
+  readonly weights: Readonly<Partial<Record<Color, number>>>;
+  /** Each color's AMI parameter (absent when the color's AMI is pinned in config, or before the first deploy). */
+  readonly amis: Readonly<Partial<Record<Color, { readonly value: string; readonly version: number }>>>;
+  readonly lock?: HeldLock;
+}
+
+/** The state of a deployed environment: the stack and its live color are there. */
+export interface DeployedState extends EnvironmentState {
+  readonly stack: PublishedStack;
+  readonly liveColor: Color;
+}
+
+function notDeployed(env: string, name: string): CliError {
+  return new CliError(`${stackName(env)} is not deployed (SSM ${name} not found): run npm run deploy -- --env ${env} (it bakes the web AMI first)`);
+}
+
+/** Reads and validates every published value of `env` in one call. */
+export async function readEnvironmentState(ssm: SSMClient, env: string): Promise<EnvironmentState> {
+  const names = releaseParameters(env);
+  const wanted = [names.stack, names.liveColor, names.releaseLock, ...COLORS.map(names.ami), ...COLORS.map(names.weight)];
+  const out = await ssm.send(new GetParametersCommand({ Names: wanted }));
+  const found = new Map((out.Parameters ?? []).map((p) => [p.Name ?? "", { value: p.Value ?? "", version: p.Version ?? 0 }]));
+
+  const stackRaw = found.get(names.stack)?.value;
+  const liveRaw = found.get(names.liveColor)?.value.trim();
+  if (liveRaw !== undefined && !(COLORS as readonly string[]).includes(liveRaw)) {
+    throw new CliError(
+      `SSM ${names.liveColor} is '${liveRaw}', expected one of ${COLORS.join(", ")}: fix it with aws ssm put-parameter --overwrite --name ${names.liveColor} --value blue`,
+    );
+  }
+  const weights: Partial<Record<Color, number>> = {};
+  const amis: Partial<Record<Color, { value: string; version: number }>> = {};
+  for (const color of COLORS) {
+    const w = found.get(names.weight(color))?.value;
+    if (w !== undefined) {
+      const n = Number(w);
+      if (!/^\d+$/.test(w.trim()) || n > 100) {
+        throw new CliError(`SSM ${names.weight(color)} is '${w}', expected a whole number from 0 to 100: fix it with aws ssm put-parameter --overwrite`);
+      }
+      weights[color] = n;
+    }
+    const ami = found.get(names.ami(color));
+    if (ami) amis[color] = ami;
+  }
+  const lockRaw = found.get(names.releaseLock)?.value;
+  return {
+    env,
+    stack: stackRaw === undefined ? undefined : parsePublishedStack(env, stackRaw),
+    liveColor: liveRaw as Color | undefined,
+    weights,
+    amis,
+    lock: lockRaw === undefined ? undefined : parseLock(lockRaw),
+  };
+}
+
+/** The stack's published facts, validated. */
+export function parsePublishedStack(env: string, raw: string): PublishedStack {
   const name = releaseParameters(env).stack;
-  const raw = await getParameter(ssm, env, name);
   let data: unknown;
   try {
     data = JSON.parse(raw);
   } catch {
-    throw new ReleaseError(`SSM ${name} is not JSON (${raw.slice(0, 60)}…): run npx cdktf deploy ${stackName(env)} to publish it again`);
+    throw new CliError(`SSM ${name} is not JSON (${raw.slice(0, 60)}…): run npx cdktf deploy ${stackName(env)} to publish it again`);
   }
   const parsed = publishedStackSchema.safeParse(data);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(value)"}: ${i.message}`).join("; ");
-    throw new ReleaseError(`SSM ${name} is not what this version of release expects (${problems}): run npx cdktf deploy ${stackName(env)} with this checkout`);
+    throw new CliError(`SSM ${name} is not what this checkout expects (${problems}): run npx cdktf deploy ${stackName(env)} with this checkout`);
   }
   return parsed.data;
 }
 
-/** The color that serves traffic now. */
-export async function readLiveColor(ssm: SSMClient, env: string): Promise<Color> {
-  const name = releaseParameters(env).liveColor;
-  const value = (await getParameter(ssm, env, name)).trim();
-  if (!(COLORS as readonly string[]).includes(value)) {
-    throw new ReleaseError(
-      `SSM ${name} is '${value}', expected one of ${COLORS.join(", ")}: fix it with aws ssm put-parameter --overwrite --name ${name} --value blue`,
-    );
-  }
-  return value as Color;
+/** `state`, checked to be a deployed environment (stack and live color published). */
+export function requireDeployed(state: EnvironmentState): DeployedState {
+  const names = releaseParameters(state.env);
+  if (!state.stack) throw notDeployed(state.env, names.stack);
+  if (!state.liveColor) throw notDeployed(state.env, names.liveColor);
+  return state as DeployedState;
 }
 
 export interface FleetState {
@@ -88,7 +175,7 @@ export async function readFleet(autoScaling: AutoScalingClient, autoScalingGroup
   const out = await autoScaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [autoScalingGroupName] }));
   const group = out.AutoScalingGroups?.[0];
   if (!group) {
-    throw new ReleaseError(`Auto Scaling group ${autoScalingGroupName} (from the published stack) does not exist: run npx cdktf deploy for this environment`);
+    throw new CliError(`Auto Scaling group ${autoScalingGroupName} (from the published stack) does not exist: run npx cdktf deploy for this environment`);
   }
   return {
     autoScalingGroupName,
@@ -109,39 +196,9 @@ export async function refuseDuringInstanceRefresh(autoScaling: AutoScalingClient
   const out = await autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: autoScalingGroupName, MaxRecords: 5 }));
   const running = (out?.InstanceRefreshes ?? []).find((r) => REFRESH_RUNNING.has(String(r.Status)));
   if (running) {
-    throw new ReleaseError(
+    throw new CliError(
       `an instance refresh of ${autoScalingGroupName} is ${running.Status} (${running.PercentageComplete ?? 0}% done, ${running.InstanceRefreshId}): ` +
         "the fleet is being replaced. Wait for it to finish (npm run deploy shows its progress), then release again; nothing was changed",
     );
   }
-}
-
-/** Who is calling, which also proves there are credentials. */
-export async function callerIdentity(sts: STSClient, region: string): Promise<string> {
-  try {
-    const out = await sts.send(new GetCallerIdentityCommand({}));
-    return out.Arn ?? "unknown";
-  } catch (e) {
-    throw explainAwsAccessError(e, region);
-  }
-}
-
-/** Turns "no credentials" and "no network" into a message that says what to do. */
-export function explainAwsAccessError(e: unknown, region: string): Error {
-  const name = errorName(e);
-  const message = e instanceof Error ? e.message : String(e);
-  if (name === "CredentialsProviderError" || /Could not load credentials/i.test(message)) {
-    return new ReleaseError("no AWS credentials found: set AWS_PROFILE (after aws sso login) or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then run again");
-  }
-  if (["ExpiredToken", "ExpiredTokenException", "RequestExpired"].includes(name)) {
-    return new ReleaseError(`your AWS credentials have expired (${message}): refresh them (aws sso login) and run again`);
-  }
-  if (["InvalidClientTokenId", "SignatureDoesNotMatch", "UnrecognizedClientException"].includes(name)) {
-    return new ReleaseError(`AWS rejected your credentials (${name}: ${message}): check AWS_PROFILE / AWS_ACCESS_KEY_ID`);
-  }
-  const code = (e as { code?: string } | null)?.code;
-  if (code && ["ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "ENETUNREACH"].includes(code)) {
-    return new ReleaseError(`cannot reach AWS in ${region} (${code}): check the network or proxy settings`);
-  }
-  return e instanceof Error ? e : new Error(message);
 }

@@ -7,14 +7,15 @@
  * - the color's SSM parameter exists: it is overwritten (PutParameter) before the deploy;
  * - it does not exist yet (first deploy): `WEBFLEET_INITIAL_AMI_<COLOR>` is set for
  *   `cdktf deploy`, and the stack creates the parameter with that value.
+ *
+ * The flow is check → plan → act → report; a dry run is the check and the plan.
  */
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
-import type { SSMClient } from "@aws-sdk/client-ssm";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadEnvironment, type EnvironmentConfig } from "../../../config/load";
-import { COLORS, releaseParameters, stackName, type Color, type PublishedStack } from "../../../modules/names";
+import { loadEnvironment } from "../../../config/load";
+import { COLORS, stackName, type Color, type PublishedStack } from "../../../modules/names";
 import {
   amiInRegion,
   buildImage,
@@ -26,19 +27,23 @@ import {
   type AmiDeps,
   type BuildOptions,
 } from "../image/build";
-import { assertNotPinned, initialAmiEnvVar, parameterColors, publishAmi, type Published } from "../image/publish";
-import { readParameter } from "../aws/ssm";
-import { collectProblem, formatCommand, requireAwsCredentials, requireTool, UserError, type ToolRequirement } from "../cli";
+import { amiTargets, initialAmiEnvVar, publishAmi, type AmiTargets, type Published } from "../image/publish";
 import { describePackerRun, PACKER_DIR } from "../image/packer";
-import { describeHolder, forceUnlockCommand, inspectLock, staleLockMessage } from "../release/lock";
+import { readEnvironmentState, type EnvironmentState } from "../aws/environment";
+import { requireAwsCredentials } from "../aws/credentials";
+import { CliError, EXIT } from "../cli/errors";
+import { Preflight } from "../cli/preflight";
+import { formatCommand } from "../cli/runner";
+import { requireTool, type ToolRequirement } from "../cli/tools";
+import { describeHolder, forceUnlockCommand, lockState, staleLockMessage } from "../release/lock";
 import { listRefreshes, refreshesStartedByDeploy, snapshotRefreshIds, waitForRefreshes, type RefreshOutcome, type WatchedRefresh } from "./instance-refresh";
 
 export const TERRAFORM_REQUIREMENT: ToolRequirement = {
   program: "terraform",
   versionArgs: ["version"],
-  minimumVersion: "1.4.0",
-  why: "the stack uses terraform_data",
-  install: "install Terraform >= 1.4 (the project uses 1.11; https://developer.hashicorp.com/terraform/install)",
+  minimumVersion: "1.10.0",
+  why: "the S3 state backend locks with S3's own lock file (use_lockfile), new in Terraform 1.10",
+  install: "install Terraform >= 1.10 (the project uses 1.11; https://developer.hashicorp.com/terraform/install)",
 };
 
 export interface DeployOptions extends BuildOptions {
@@ -77,53 +82,7 @@ export interface DeployResult {
   readonly idleNote?: string;
   readonly plan?: readonly string[];
   readonly problems?: readonly string[];
-}
-
-/** Where a new AMI goes: parameters to overwrite now, and parameters the stack creates with it. */
-export interface AmiTargets {
-  readonly publish: readonly Color[];
-  readonly initial: readonly Color[];
-  readonly liveColor?: Color;
-}
-
-/**
- * The colors that get the new AMI: `requested`; else the idle color when the stack is
- * deployed; else (first deploy) every color that reads its parameter. Each goes to
- * `publish` when its parameter exists, to `initial` when the stack will create it.
- */
-export async function planAmiTargets(ssm: SSMClient, env: EnvironmentConfig, requested?: Color): Promise<AmiTargets> {
-  const names = releaseParameters(env.name);
-  const live = await readParameter(ssm, names.liveColor);
-  if (live && !(COLORS as readonly string[]).includes(live.value)) {
-    throw new UserError(
-      `SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`,
-    );
-  }
-  const liveColor = live ? (live.value as Color) : undefined;
-  let colors: Color[];
-  if (requested) colors = [requested];
-  else if (liveColor) colors = [COLORS.find((c) => c !== liveColor)!];
-  else colors = parameterColors(env);
-  for (const c of colors) assertNotPinned(env, c);
-  const publish: Color[] = [];
-  const initial: Color[] = [];
-  for (const c of colors) {
-    if (await readParameter(ssm, names.ami(c))) publish.push(c);
-    else initial.push(c);
-  }
-  return { publish, initial, liveColor };
-}
-
-/** The stack's published description, or undefined before the first deploy. */
-export async function readPublishedStack(ssm: SSMClient, env: string): Promise<PublishedStack | undefined> {
-  const name = releaseParameters(env).stack;
-  const p = await readParameter(ssm, name);
-  if (!p) return undefined;
-  try {
-    return JSON.parse(p.value) as PublishedStack;
-  } catch (e) {
-    throw new UserError(`SSM parameter ${name} is not JSON (${(e as Error).message}): redeploy the stack with \`npx cdktf deploy ${stackName(env)}\``);
-  }
+  readonly notChecked?: readonly string[];
 }
 
 /** color → Auto Scaling group name, from the published stack. */
@@ -140,134 +99,134 @@ export function cdktfArgs(env: string, autoApprove: boolean): string[] {
   return ["deploy", stackName(env), ...(autoApprove ? ["--auto-approve"] : [])];
 }
 
-async function dryRun(deps: DeployDeps, env: EnvironmentConfig, options: DeployOptions, cdktf: string): Promise<DeployResult> {
-  const problems: string[] = [];
-  const plan: string[] = [];
-  if (!existsSync(cdktf)) problems.push(`cdktf CLI not found at ${cdktf}: run \`npm ci\``);
-  await collectProblem(problems, () => requireTool(deps.runner, TERRAFORM_REQUIREMENT));
-  let packerPath = "packer";
-  if (!options.skipAmi) {
-    await collectProblem(problems, async () => {
-      packerPath = (await requireBuildTools(deps.runner, options)).path;
-    });
-  }
-  const credentials = await collectProblem(problems, () => requireAwsCredentials(deps.sts, env.region));
-
-  let targets: AmiTargets | undefined;
-  let groups = new Map<Color, string>();
-  if (credentials) {
-    if (!options.skipAmi) await collectProblem(problems, async () => (targets = await planAmiTargets(deps.ssm, env, options.color)));
-    await collectProblem(problems, async () => (groups = fleetGroups(await readPublishedStack(deps.ssm, env.name))));
-  }
-  if (options.skipAmi) {
-    plan.push(`1. no AMI build (--skip-ami): the fleets keep the AMIs in their parameters`);
-  } else {
-    const commit = await gitCommit(deps.runner, deps.repoRoot ?? REPO_ROOT);
-    plan.push(`1. build the AMI:`, ...describePackerRun(packerPath, variablesFor(env, commit, options), deps.packerDir ?? PACKER_DIR).map((c) => `     ${c}`));
-    if (targets) {
-      for (const c of targets.publish) plan.push(`   then publish its ${env.region} id to ${releaseParameters(env.name).ami(c)}`);
-      for (const c of targets.initial) plan.push(`   then pass it as ${initialAmiEnvVar(c)} (the stack creates ${releaseParameters(env.name).ami(c)} with it)`);
-    } else {
-      plan.push(`   then publish its id to the idle color's parameter (or, before the first deploy, pass it as WEBFLEET_INITIAL_AMI_<COLOR>)`);
-    }
-  }
-  plan.push(
-    `2. ${formatCommand("cdktf", cdktfArgs(env.name, options.autoApprove))}${options.autoApprove ? "" : " (asks before applying; --auto-approve does not)"}`,
-  );
-  const watched = [...groups.entries()].map(([c, g]) => `${c} ${g}`).join(", ");
-  plan.push(
-    `3. wait for the instance refreshes the deploy starts (${watched || "the fleets' Auto Scaling groups"}), up to ${options.timeoutMinutes ?? 60} minutes`,
-  );
-  return { environment: env.name, stack: stackName(env.name), dryRun: true, ami: null, refreshes: [], ok: true, plan, problems };
-}
-
-/** `npm run deploy`: see the module comment. */
 /**
  * A deploy during a release would start an instance refresh under CodeDeploy's feet (new
  * instances get the previous revision); the release lock says one is running — or that a
  * release left its deployment running. When the deployment the lock records has ended, the
  * lock is stale: say so, and how to remove it.
  */
-export async function refuseDuringRelease(ssm: SSMClient, env: string, nowMs: number, codedeploy?: CodeDeployClient): Promise<void> {
-  const state = await inspectLock(ssm, env, codedeploy);
-  if (!state) return;
-  if (state.stale) {
-    throw new UserError(`${staleLockMessage(env, state, nowMs)}. Remove it, then deploy again: \`${forceUnlockCommand(env)}\`; nothing was changed`, 2);
+export async function refuseDuringRelease(state: EnvironmentState, nowMs: number, codedeploy?: CodeDeployClient): Promise<void> {
+  const env = state.env;
+  const lock = await lockState(state.lock, codedeploy);
+  if (!lock) return;
+  if (lock.stale) {
+    throw new CliError(`${staleLockMessage(env, lock, nowMs)}. Remove it, then deploy again: \`${forceUnlockCommand(env)}\`; nothing was changed`);
   }
-  throw new UserError(
-    `a release of ${env} is running (${describeHolder(state.held, nowMs, state.deploymentStatus)}): deploying now would replace instances in the middle of it. ` +
+  throw new CliError(
+    `a release of ${env} is running (${describeHolder(lock.held, nowMs, lock.deploymentStatus)}): deploying now would replace instances in the middle of it. ` +
       `Wait for it to end, or remove a stale lock with \`${forceUnlockCommand(env)}\`; nothing was changed`,
-    2,
   );
 }
 
+/** `npm run deploy`: see the module comment. */
 export async function deployCommand(deps: DeployDeps, options: DeployOptions): Promise<DeployResult> {
+  // Check.
   const env = (deps.loadEnvironment ?? loadEnvironment)(options.env);
   const repoRoot = deps.repoRoot ?? REPO_ROOT;
   const cdktf = deps.cdktf ?? join(repoRoot, "node_modules", ".bin", "cdktf");
-  const opts = { ...options, copyToRegions: validateRegions(options.copyToRegions ?? []) };
-  if (options.dryRun) return dryRun(deps, env, opts, cdktf);
+  const build = { ...options, copyToRegions: validateRegions(options.copyToRegions ?? []) };
+  const pre = new Preflight(options.dryRun);
+  await pre.check(() => {
+    if (!existsSync(cdktf)) throw new CliError(`cdktf CLI not found at ${cdktf}: run \`npm ci\``);
+  });
+  await pre.check(() => requireTool(deps.runner, TERRAFORM_REQUIREMENT));
+  const packer = options.skipAmi ? undefined : await pre.check(() => requireBuildTools(deps.runner, build));
+  const identity = await pre.check(() => requireAwsCredentials(deps.sts, env.region));
+  let state: EnvironmentState | undefined;
+  let targets: AmiTargets | undefined;
+  if (identity) {
+    if (!options.dryRun) deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
+    const read = await readEnvironmentState(deps.ssm, env.name);
+    state = read;
+    await pre.check(() => refuseDuringRelease(read, deps.now(), deps.codedeploy));
+    if (!options.skipAmi) targets = await pre.check(() => amiTargets(env, read, options.color, { firstDeploy: true }));
+  } else {
+    pre.skip("the release lock and the AMI's target colors", "they are read from AWS");
+  }
 
-  if (!existsSync(cdktf)) throw new UserError(`cdktf CLI not found at ${cdktf}: run \`npm ci\``);
-  await requireTool(deps.runner, TERRAFORM_REQUIREMENT);
-  const packer = options.skipAmi ? undefined : await requireBuildTools(deps.runner, opts);
-  const identity = await requireAwsCredentials(deps.sts, env.region);
-  deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
+  // Plan.
+  const before = fleetGroups(state?.stack);
+  const commit = options.skipAmi ? undefined : await gitCommit(deps.runner, repoRoot);
+  const variables = commit === undefined ? undefined : variablesFor(env, commit, build);
+  const args = cdktfArgs(env.name, options.autoApprove);
+  if (options.dryRun) {
+    const plan: string[] = [];
+    if (!variables) plan.push(`1. no AMI build (--skip-ami): the fleets keep the AMIs in their parameters`);
+    else {
+      plan.push(`1. build the AMI:`, ...describePackerRun(packer?.path ?? "packer", variables, deps.packerDir ?? PACKER_DIR).map((c) => `     ${c}`));
+      if (targets) {
+        for (const t of targets.publish) plan.push(`   then publish its ${env.region} id to ${t.parameter}`);
+        for (const t of targets.initial) plan.push(`   then pass it as ${initialAmiEnvVar(t.color)} (the stack creates ${t.parameter} with it)`);
+      } else {
+        plan.push(`   then publish its id to the idle color's parameter (or, before the first deploy, pass it as WEBFLEET_INITIAL_AMI_<COLOR>)`);
+      }
+    }
+    plan.push(`2. ${formatCommand("cdktf", args)}${options.autoApprove ? "" : " (asks before applying; --auto-approve does not)"}`);
+    const watched = [...before.entries()].map(([c, g]) => `${c} ${g}`).join(", ");
+    plan.push(
+      `3. wait for the instance refreshes the deploy starts (${watched || "the fleets' Auto Scaling groups"}), up to ${options.timeoutMinutes ?? 60} minutes`,
+    );
+    return {
+      environment: env.name,
+      stack: stackName(env.name),
+      dryRun: true,
+      ami: null,
+      refreshes: [],
+      ok: pre.blockers.length === 0,
+      plan,
+      problems: pre.blockers,
+      notChecked: pre.notChecked,
+    };
+  }
 
-  await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
-
-  // 1. The AMI.
+  // Act: 1. the AMI.
   let ami: DeployResult["ami"] = null;
   let idleNote: string | undefined;
   const cdktfEnv: Record<string, string> = {};
-  if (packer) {
-    const targets = await planAmiTargets(deps.ssm, env, options.color);
+  if (packer && variables && targets) {
     if (targets.publish.length + targets.initial.length === 0) {
       deps.log(`every color's AMI is pinned in ${env.file}: no AMI build`);
     } else {
-      const commit = await gitCommit(deps.runner, repoRoot);
-      const image = await buildImage(deps, env, packer, variablesFor(env, commit, opts));
+      const image = await buildImage(deps, env, packer, variables);
       const amiId = amiInRegion(image, env.region);
       deps.log(`built ${image.name ?? "the AMI"}: ${amiId} in ${env.region}`);
       // A release may have started during the (long) build: look again before anything is
       // written, or the next deploy, by anyone, would roll the new AMI out under it.
-      await refuseDuringRelease(deps.ssm, env.name, deps.now(), deps.codedeploy);
+      await refuseDuringRelease(await readEnvironmentState(deps.ssm, env.name), deps.now(), deps.codedeploy);
       const published: Published[] = [];
-      for (const c of targets.publish) {
-        const p = await publishAmi(deps.ssm, env, c, amiId);
+      for (const t of targets.publish) {
+        const p = await publishAmi(deps.ssm, env.region, t, amiId);
         deps.log(`published ${amiId} to ${p.parameter} (version ${p.version})`);
         published.push(p);
       }
-      for (const c of targets.initial) {
-        cdktfEnv[initialAmiEnvVar(c)] = amiId;
-        deps.log(`${releaseParameters(env.name).ami(c)} does not exist yet: the stack creates it with ${amiId} (${initialAmiEnvVar(c)})`);
+      for (const t of targets.initial) {
+        cdktfEnv[initialAmiEnvVar(t.color)] = amiId;
+        deps.log(`${t.parameter} does not exist yet: the stack creates it with ${amiId} (${initialAmiEnvVar(t.color)})`);
       }
-      ami = { amiId, published, initial: targets.initial };
-      idleNote = idleColorNote(env.name, amiId, [...targets.publish, ...targets.initial], targets.liveColor);
+      const colors = [...targets.publish, ...targets.initial].map((t) => t.color);
+      ami = { amiId, published, initial: targets.initial.map((t) => t.color) };
+      idleNote = idleColorNote(env.name, amiId, colors, targets.liveColor);
     }
   }
 
   // 2. The deploy. Refreshes that exist before it are not this deploy's.
-  const before = fleetGroups(await readPublishedStack(deps.ssm, env.name));
   const known = await snapshotRefreshIds(deps.autoScaling, [...before.values()]);
   const startedAt = new Date(deps.now());
-  const args = cdktfArgs(env.name, options.autoApprove);
   deps.log(`${formatCommand("cdktf", args)}${Object.keys(cdktfEnv).length ? ` with ${Object.keys(cdktfEnv).join(", ")}` : ""}`);
-  const deployed = await deps.runner.run(cdktf, args, { cwd: repoRoot, env: cdktfEnv, stdio: "inherit", signal: deps.signal });
+  const deployed = await deps.runner.run(cdktf, args, { cwd: repoRoot, env: { CHECKPOINT_DISABLE: "1", ...cdktfEnv }, stdio: "inherit", signal: deps.signal });
   if (deployed.exitCode !== 0) {
     const note = ami?.published.length
       ? `; ${ami.amiId} is already in ${ami.published.map((p) => p.parameter).join(", ")}, so the next \`npm run deploy -- --env ${env.name} --skip-ami\` rolls it out`
       : "";
-    throw new UserError(`cdktf deploy ${stackName(env.name)} failed (exit ${deployed.exitCode})${note}`, deployed.exitCode === 130 ? 130 : 1);
+    throw new CliError(
+      `cdktf deploy ${stackName(env.name)} failed (exit ${deployed.exitCode})${note}`,
+      deployed.exitCode === 130 ? EXIT.interrupted : EXIT.failed,
+    );
   }
 
   // 3. The instance refreshes it started.
-  const after = fleetGroups(await readPublishedStack(deps.ssm, env.name));
-  if (after.size === 0) {
-    throw new UserError(
-      `the deploy finished, but SSM parameter ${releaseParameters(env.name).stack} names no Auto Scaling groups, so the instance refreshes cannot be followed: check the stack's outputs`,
-    );
-  }
+  // The stack publishes both groups (the reader validates it), also on a first deploy.
+  const after = fleetGroups((await readEnvironmentState(deps.ssm, env.name)).stack);
   const watched: WatchedRefresh[] = [];
   for (const [color, groupName] of after) {
     const started = refreshesStartedByDeploy(await listRefreshes(deps.autoScaling, groupName), {
@@ -295,6 +254,8 @@ export function formatDeployResult(result: DeployResult): string[] {
   if (result.dryRun) {
     const lines = [`dry run: nothing is built, published or deployed.`, `${result.stack}:`, ...(result.plan ?? []).map((l) => `  ${l}`)];
     if (result.problems?.length) lines.push(`a real run would stop here:`, ...result.problems.map((p) => `  - ${p}`));
+    if (result.notChecked?.length) lines.push(`not checked:`, ...result.notChecked.map((n) => `  - ${n}`));
+    if (!result.problems?.length) lines.push("pre-flight: no blocker found");
     return lines;
   }
   const lines: string[] = [];

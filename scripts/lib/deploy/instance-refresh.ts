@@ -4,7 +4,7 @@
  * and returns at once; `npm run deploy` waits here until every such refresh has ended.
  */
 import { DescribeInstanceRefreshesCommand, type AutoScalingClient, type InstanceRefresh, type InstanceRefreshStatus } from "@aws-sdk/client-auto-scaling";
-import type { Log } from "../cli";
+import type { Log } from "../cli/output";
 
 /** Statuses after which nothing more happens. Only `Successful` is a success. */
 export const SUCCEEDED: readonly InstanceRefreshStatus[] = ["Successful"];

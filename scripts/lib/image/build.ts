@@ -9,9 +9,16 @@ import type { SSMClient } from "@aws-sdk/client-ssm";
 import { resolve } from "node:path";
 import { loadEnvironment, type EnvironmentConfig } from "../../../config/load";
 import { releaseParameters, type Color } from "../../../modules/names";
-import { assertNotPinned, notDeployedMessage, publishAmi, resolveTargetColor, type Published } from "./publish";
-import { readParameter } from "../aws/ssm";
-import { collectProblem, requireAwsCredentials, requireTool, UserError, type FoundTool, type Log, type Runner } from "../cli";
+
+export type { Log } from "../cli/output";
+import type { Log } from "../cli/output";
+import { amiTargets, publishAmi, targetColors, type AmiTarget } from "./publish";
+import { readEnvironmentState } from "../aws/environment";
+import { requireAwsCredentials } from "../aws/credentials";
+import { CliError, EXIT } from "../cli/errors";
+import { Preflight } from "../cli/preflight";
+import type { Runner } from "../cli/runner";
+import { requireTool, type FoundTool } from "../cli/tools";
 import {
   amisByRegion,
   describePackerRun,
@@ -80,12 +87,12 @@ export interface AmiResult {
     readonly previousValue?: string;
   } | null;
   /** Dry run only: the commands and the problems a real run would stop at. */
-  readonly plan?: { readonly commands: readonly string[]; readonly problems: readonly string[] };
+  readonly plan?: { readonly commands: readonly string[]; readonly problems: readonly string[]; readonly notChecked?: readonly string[] };
 }
 
 export function validateRegions(regions: readonly string[]): string[] {
   const bad = regions.filter((r) => !REGION.test(r));
-  if (bad.length > 0) throw new UserError(`--copy-to ${bad.join(",")}: not AWS regions; use names such as eu-west-1`, 2);
+  if (bad.length > 0) throw new CliError(`--copy-to ${bad.join(",")}: not AWS regions; use names such as eu-west-1`);
   return [...new Set(regions)];
 }
 
@@ -140,79 +147,71 @@ export function amiInRegion(image: BuiltImage, region: string): string {
   return found.amiId;
 }
 
-async function dryRun(deps: AmiDeps, env: EnvironmentConfig, options: AmiOptions): Promise<AmiResult> {
-  const problems: string[] = [];
-  let packerPath = "packer";
-  await collectProblem(problems, async () => {
-    packerPath = (await requireBuildTools(deps.runner, options)).path;
-  });
-  const credentials = await collectProblem(problems, () => requireAwsCredentials(deps.sts, env.region));
-  const commit = await gitCommit(deps.runner, deps.repoRoot ?? REPO_ROOT);
-  const vars = variablesFor(env, commit, options);
-
-  let parameter: AmiResult["parameter"] = null;
-  if (options.publish) {
-    let color: Color | null = options.color ?? null;
-    await collectProblem(problems, async () => {
-      if (options.color) assertNotPinned(env, options.color);
-      if (!credentials) return;
-      const target = await resolveTargetColor(deps.ssm, env, options.color);
-      color = target.color;
-      assertNotPinned(env, target.color);
-      if (!(await readParameter(deps.ssm, target.parameter))) throw new UserError(notDeployedMessage(env.name, target.parameter));
-    });
-    const name = color ? releaseParameters(env.name).ami(color) : `${releaseParameters(env.name).root}/ami/<idle color>`;
-    parameter = { name, color, region: env.region, written: false };
-  }
-  return {
-    environment: env.name,
-    region: env.region,
-    architecture: env.architecture,
-    dryRun: true,
-    name: null,
-    amis: {},
-    sourceAmi: null,
-    sourceAmiName: null,
-    gitCommit: commit,
-    packerRunUuid: null,
-    parameter,
-    plan: { commands: describePackerRun(packerPath, vars, deps.packerDir ?? PACKER_DIR), problems },
-  };
+/** What `npm run ami` will do, decided before anything is built. */
+export interface AmiPlan {
+  readonly env: EnvironmentConfig;
+  readonly commit: string;
+  readonly variables: Record<string, string>;
+  /** The packer command lines, for the dry run. */
+  readonly commands: readonly string[];
+  /** The parameter the AMI goes to; undefined with --no-publish, or in a dry run that could not read it. */
+  readonly target?: AmiTarget;
+  readonly liveColor?: Color;
 }
 
-/** `npm run ami`: see the module comment. */
+/**
+ * `npm run ami`: check → plan → act → report. The checks are the same for a real run and a dry
+ * run ({@link Preflight}): a dry run lists every blocker and stops after the plan.
+ */
 export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<AmiResult> {
+  // Check.
   const env = (deps.loadEnvironment ?? loadEnvironment)(options.env);
-  const copyToRegions = validateRegions(options.copyToRegions ?? []);
-  const opts = { ...options, copyToRegions };
-  if (options.dryRun) return dryRun(deps, env, opts);
-
-  const packer = await requireBuildTools(deps.runner, opts);
-  deps.log(`packer ${packer.version} (${packer.path})`);
-  const identity = await requireAwsCredentials(deps.sts, env.region);
-  deps.log(`AWS account ${identity.account} as ${identity.arn}`);
-
-  // Everything publishing needs is checked before a ten-minute build, not after.
-  let target: { color: Color; parameter: string } | undefined;
+  const build = { ...options, copyToRegions: validateRegions(options.copyToRegions ?? []) };
+  const pre = new Preflight(options.dryRun);
+  const packer = await pre.check(() => requireBuildTools(deps.runner, build));
+  if (packer && !options.dryRun) deps.log(`packer ${packer.version} (${packer.path})`);
+  const identity = await pre.check(() => requireAwsCredentials(deps.sts, env.region));
+  if (identity && !options.dryRun) deps.log(`AWS account ${identity.account} as ${identity.arn}`);
+  let targets: ReturnType<typeof amiTargets> | undefined;
   if (options.publish) {
-    const t = await resolveTargetColor(deps.ssm, env, options.color);
-    assertNotPinned(env, t.color);
-    if (!(await readParameter(deps.ssm, t.parameter))) throw new UserError(notDeployedMessage(env.name, t.parameter));
-    target = t;
-    deps.log(t.liveColor ? `publishing to the idle color ${t.color} (${t.liveColor} is live): ${t.parameter}` : `publishing to ${t.color}: ${t.parameter}`);
+    if (identity) {
+      // Everything publishing needs is checked before a ten-minute build, not after.
+      const state = await readEnvironmentState(deps.ssm, env.name);
+      targets = await pre.check(() => amiTargets(env, state, options.color, { firstDeploy: false }));
+    } else if (options.color) {
+      // Without credentials the pinned check still runs, from the environment file alone.
+      await pre.check(() => targetColors(env, undefined, options.color, false));
+    }
   }
 
+  // Plan.
   const commit = await gitCommit(deps.runner, deps.repoRoot ?? REPO_ROOT);
-  const vars = variablesFor(env, commit, opts);
-  const image = await buildImage(deps, env, packer, vars);
+  const variables = variablesFor(env, commit, build);
+  const plan: AmiPlan = {
+    env,
+    commit,
+    variables,
+    commands: describePackerRun(packer?.path ?? "packer", variables, deps.packerDir ?? PACKER_DIR),
+    target: targets?.publish[0],
+    liveColor: targets?.liveColor,
+  };
+  if (options.dryRun) return dryRunResult(plan, options, pre);
+  if (plan.target) {
+    deps.log(
+      plan.liveColor
+        ? `publishing to the idle color ${plan.target.color} (${plan.liveColor} is live): ${plan.target.parameter}`
+        : `publishing to ${plan.target.color}: ${plan.target.parameter}`,
+    );
+  }
+
+  // Act.
+  const image = await buildImage(deps, env, packer!, variables);
   const amiId = amiInRegion(image, env.region);
   deps.log(`built ${image.name ?? "the AMI"}: ${image.amis.map((a) => `${a.region} ${a.amiId}`).join(", ")}`);
+  const published = plan.target ? await publishAmi(deps.ssm, env.region, plan.target, amiId) : undefined;
+  if (published) deps.log(`published ${amiId} to ${published.parameter} (version ${published.version}, was ${published.previousValue || "empty"})`);
 
-  let published: Published | undefined;
-  if (target) {
-    published = await publishAmi(deps.ssm, env, target.color, amiId);
-    deps.log(`published ${amiId} to ${published.parameter} (version ${published.version}, was ${published.previousValue || "empty"})`);
-  }
+  // Report.
   return {
     environment: env.name,
     region: env.region,
@@ -237,6 +236,37 @@ export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<Am
   };
 }
 
+function dryRunResult(plan: AmiPlan, options: AmiOptions, pre: Preflight): AmiResult {
+  const { env } = plan;
+  const color = plan.target?.color ?? options.color ?? null;
+  return {
+    environment: env.name,
+    region: env.region,
+    architecture: env.architecture,
+    dryRun: true,
+    name: null,
+    amis: {},
+    sourceAmi: null,
+    sourceAmiName: null,
+    gitCommit: plan.commit,
+    packerRunUuid: null,
+    parameter: options.publish
+      ? {
+          name: color ? releaseParameters(env.name).ami(color) : `${releaseParameters(env.name).root}/ami/<idle color>`,
+          color,
+          region: env.region,
+          written: false,
+        }
+      : null,
+    plan: { commands: plan.commands, problems: pre.blockers, notChecked: pre.notChecked },
+  };
+}
+
+/** The exit code of `npm run ami`: a dry run with a blocker is refused (2). */
+export function amiExitCode(result: AmiResult): number {
+  return result.dryRun && (result.plan?.problems.length ?? 0) > 0 ? EXIT.refused : EXIT.ok;
+}
+
 /** The lines `npm run ami` prints for a person (the JSON form is the result itself). */
 export function formatAmiResult(result: AmiResult): string[] {
   if (result.dryRun && result.plan) {
@@ -255,9 +285,8 @@ export function formatAmiResult(result: AmiResult): string[] {
     } else {
       lines.push(`would publish nothing (--no-publish): the AMI id is printed`);
     }
-    if (result.plan.problems.length > 0) {
-      lines.push(`a real run would stop here:`, ...result.plan.problems.map((p) => `  - ${p}`));
-    }
+    if (result.plan.problems.length > 0) lines.push(`a real run would stop here:`, ...result.plan.problems.map((p) => `  - ${p}`));
+    else lines.push("pre-flight: no blocker found");
     return lines;
   }
   const lines = [`AMI ${result.name ?? ""}`.trim()];

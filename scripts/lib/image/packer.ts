@@ -7,7 +7,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { formatCommand, UserError, type Log, type Runner, type ToolRequirement } from "../cli";
+import { CliError, EXIT } from "../cli/errors";
+import type { Log } from "../cli/output";
+import { formatCommand, type Runner } from "../cli/runner";
+import type { ToolRequirement } from "../cli/tools";
 
 /** The folder with the template (`*.pkr.hcl`) and its provisioning scripts. */
 export const PACKER_DIR = resolve(__dirname, "../../../packer");
@@ -284,7 +287,12 @@ export interface PackerRunDeps {
 }
 
 /** Packer exited non-zero, was interrupted, or produced no AMI: nothing must be published. */
-export class PackerBuildError extends UserError {}
+export class PackerBuildError extends CliError {
+  constructor(message: string, exitCode: typeof EXIT.failed | typeof EXIT.interrupted = EXIT.failed) {
+    super(message, exitCode);
+    this.name = "PackerBuildError";
+  }
+}
 
 /**
  * `packer init`, `validate` and `build -machine-readable`, with the build's messages
@@ -302,7 +310,7 @@ export async function runPackerBuild(deps: PackerRunDeps, vars: Readonly<Record<
   for (const step of ["init", "validate"] as const) {
     deps.log(`packer ${step}...`);
     const r = await deps.runner.run(deps.packer, commands[step], { cwd: dir, onStdoutLine: prefix, onStderrLine: prefix, signal: deps.signal });
-    if (interrupted()) throw new PackerBuildError(`interrupted during packer ${step}: nothing was built or published`, 130);
+    if (interrupted()) throw new PackerBuildError(`interrupted during packer ${step}: nothing was built or published`, EXIT.interrupted);
     if (r.exitCode !== 0) {
       const hint = step === "init" ? " (it downloads the Amazon plugin from GitHub: check the network, or run `packer init .` in packer/)" : "";
       throw new PackerBuildError(`packer ${step} failed (exit ${r.exitCode})${hint}: nothing was built or published`);
@@ -321,7 +329,7 @@ export async function runPackerBuild(deps: PackerRunDeps, vars: Readonly<Record<
     onStderrLine: prefix,
   });
   if (interrupted()) {
-    throw new PackerBuildError("build interrupted: Packer terminated the build instance; nothing was published", 130);
+    throw new PackerBuildError("build interrupted: Packer terminated the build instance; nothing was published", EXIT.interrupted);
   }
   if (result.exitCode !== 0) {
     const why = output.errors.length > 0 ? `: ${output.errors[output.errors.length - 1].split("\n")[0]}` : "";

@@ -1,13 +1,14 @@
 /**
  * Where a baked AMI goes: the SSM parameter `/webfleet/<env>/ami/<color>` that the color's
- * launch template reads. Terraform creates the parameter (and ignores changes to its
- * value); this module only finds the target color and overwrites the value.
+ * launch template reads. Terraform creates the parameter (and ignores changes to its value);
+ * this module decides the target colors from what the environment published (once, before a
+ * build) and overwrites the value after it.
  */
 import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { EnvironmentConfig } from "../../../config/load";
 import { COLORS, otherColor, releaseParameters, stackName, type Color } from "../../../modules/names";
-import { UserError } from "../cli";
-import { readParameter } from "../aws/ssm";
+import type { EnvironmentState } from "../aws/environment";
+import { CliError } from "../cli/errors";
 
 /** The environment variable the stack reads, only when it creates a color's AMI parameter. */
 export function initialAmiEnvVar(color: Color): string {
@@ -23,16 +24,11 @@ export function notDeployedMessage(env: string, parameter: string): string {
   );
 }
 
-/** Refuses a color whose AMI is pinned in the environment file: its launch template does not read the parameter. */
-export function assertNotPinned(env: EnvironmentConfig, color: Color): void {
-  const source = env.ami[color];
-  if ("id" in source) {
-    throw new UserError(
-      `ami.${color} is pinned to ${source.id} in ${env.file}, so the ${color} fleet does not read ${releaseParameters(env.name).ami(color)}: ` +
-        `change it to \`${color}: { parameter: {} }\` to use baked AMIs, pick the other color with --color ${otherColor(color)}, or build only with --no-publish`,
-      2,
-    );
-  }
+function pinnedError(env: EnvironmentConfig, color: Color, id: string): CliError {
+  return new CliError(
+    `ami.${color} is pinned to ${id} in ${env.file}, so the ${color} fleet does not read ${releaseParameters(env.name).ami(color)}: ` +
+      `change it to \`${color}: { parameter: {} }\` to use baked AMIs, pick the other color with --color ${otherColor(color)}, or build only with --no-publish`,
+  );
 }
 
 /** The colors whose AMI comes from their SSM parameter (not pinned in the environment file). */
@@ -40,30 +36,58 @@ export function parameterColors(env: EnvironmentConfig): Color[] {
   return COLORS.filter((c) => !("id" in env.ami[c]));
 }
 
-export interface TargetColor {
+/** A color's parameter that gets a new AMI. */
+export interface AmiTarget {
   readonly color: Color;
-  /** The color serving traffic, when it was read (not when --color was given). */
-  readonly liveColor?: Color;
   readonly parameter: string;
+  /** Its value before (undefined when the stack will create it with the new AMI: first deploy). */
+  readonly previous?: { readonly value: string; readonly version: number };
+}
+
+/** Where a new AMI goes, decided once from the environment's published state. */
+export interface AmiTargets {
+  /** Parameters that exist: overwritten after the build. */
+  readonly publish: readonly AmiTarget[];
+  /** Parameters the stack creates on its first deploy, with the new AMI as initial value. */
+  readonly initial: readonly AmiTarget[];
+  /** The color serving traffic, when the stack is deployed. */
+  readonly liveColor?: Color;
 }
 
 /**
- * The color a new AMI goes to: `requested`, or else the idle one (the other color than
- * `/webfleet/<env>/live-color`). Throws a UserError when the stack is not deployed.
+ * The colors that get the new AMI: `requested`; else the idle color when the stack is deployed
+ * (`liveColor` known); else, on a first deploy, every color that reads its parameter. A pinned
+ * color is refused here, the one place that checks it.
  */
-export async function resolveTargetColor(ssm: SSMClient, env: EnvironmentConfig, requested?: Color): Promise<TargetColor> {
-  const names = releaseParameters(env.name);
-  if (requested) return { color: requested, parameter: names.ami(requested) };
-  const live = await readParameter(ssm, names.liveColor);
-  if (!live) throw new UserError(`${notDeployedMessage(env.name, names.liveColor)}; or name the color with --color blue|green`);
-  if (!(COLORS as readonly string[]).includes(live.value)) {
-    throw new UserError(
-      `SSM parameter ${names.liveColor} is '${live.value}', expected one of ${COLORS.join(", ")}: fix it, or name the color with --color blue|green`,
-    );
+export function targetColors(env: EnvironmentConfig, liveColor: Color | undefined, requested: Color | undefined, firstDeploy: boolean): Color[] {
+  let colors: Color[];
+  if (requested) colors = [requested];
+  else if (liveColor) colors = [otherColor(liveColor)];
+  else if (firstDeploy) colors = parameterColors(env);
+  else throw new CliError(`${notDeployedMessage(env.name, releaseParameters(env.name).liveColor)}; or name the color with --color blue|green`);
+  for (const c of colors) {
+    const source = env.ami[c];
+    if ("id" in source) throw pinnedError(env, c, source.id);
   }
-  const liveColor = live.value as Color;
-  const color = otherColor(liveColor);
-  return { color, liveColor, parameter: names.ami(color) };
+  return colors;
+}
+
+/**
+ * {@link targetColors}, each with its parameter as the environment published it. Without
+ * `firstDeploy` (npm run ami) a parameter that does not exist yet is refused: only a deploy can
+ * create it.
+ */
+export function amiTargets(env: EnvironmentConfig, state: EnvironmentState, requested: Color | undefined, o: { readonly firstDeploy: boolean }): AmiTargets {
+  const names = releaseParameters(env.name);
+  const publish: AmiTarget[] = [];
+  const initial: AmiTarget[] = [];
+  for (const color of targetColors(env, state.liveColor, requested, o.firstDeploy)) {
+    const previous = state.amis[color];
+    if (previous) publish.push({ color, parameter: names.ami(color), previous });
+    else if (o.firstDeploy) initial.push({ color, parameter: names.ami(color) });
+    else throw new CliError(notDeployedMessage(env.name, names.ami(color)));
+  }
+  return { publish, initial, liveColor: state.liveColor };
 }
 
 export interface Published {
@@ -76,17 +100,13 @@ export interface Published {
 }
 
 /**
- * Overwrites the color's AMI parameter with `amiId`. The parameter must exist (PutParameter
- * would otherwise create it behind Terraform's back, and the next deploy would fail).
+ * Overwrites a target's parameter with `amiId`. The target came from {@link amiTargets}, so the
+ * parameter exists (PutParameter would otherwise create it behind Terraform's back).
  */
-export async function publishAmi(ssm: SSMClient, env: EnvironmentConfig, color: Color, amiId: string): Promise<Published> {
-  assertNotPinned(env, color);
-  const parameter = releaseParameters(env.name).ami(color);
-  const current = await readParameter(ssm, parameter);
-  if (!current) throw new UserError(notDeployedMessage(env.name, parameter));
+export async function publishAmi(ssm: SSMClient, region: string, target: AmiTarget, amiId: string): Promise<Published> {
   const out = await ssm.send(
     new PutParameterCommand({
-      Name: parameter,
+      Name: target.parameter,
       Value: amiId,
       // As Terraform created it: a plain String, data type text (the value may also be resolve:ssm:...).
       Type: "String",
@@ -94,5 +114,13 @@ export async function publishAmi(ssm: SSMClient, env: EnvironmentConfig, color: 
       Overwrite: true,
     }),
   );
-  return { parameter, color, region: env.region, amiId, previousValue: current.value, version: out.Version ?? current.version + 1 };
+  const previousVersion = target.previous?.version ?? 0;
+  return {
+    parameter: target.parameter,
+    color: target.color,
+    region,
+    amiId,
+    previousValue: target.previous?.value ?? "",
+    version: out.Version ?? previousVersion + 1,
+  };
 }

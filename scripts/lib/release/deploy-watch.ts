@@ -14,8 +14,10 @@ import {
   type DeploymentInfo,
   type RevisionLocation,
 } from "@aws-sdk/client-codedeploy";
-import { EXIT, ReleaseError, errorName, isThrottling, isTransient, type ExitCode } from "./errors";
-import { formatDuration } from "./estimate";
+import { EXIT, CliError, type ExitCode } from "../cli/errors";
+import { errorName, isThrottling, isTransient } from "../aws/errors";
+import { formatDuration } from "../cli/duration";
+import type { Prompt } from "../cli/prompt";
 import { INTERRUPT_QUESTION, interruptAction, leftRunningMessage } from "./interrupt";
 import { ProgressTracker, formatFailures, toTargetView, type TargetView } from "./progress";
 import type { FileExistsBehavior, OnTimeout } from "./options";
@@ -43,10 +45,7 @@ export interface Interrupts {
   wait(): Promise<void>;
 }
 
-export interface Prompt {
-  /** The answer, or null on a second Ctrl-C / end of input. */
-  ask(question: string): Promise<string | null>;
-}
+export type { Prompt };
 
 export interface WatchDeps {
   readonly codedeploy: CodeDeployClient;
@@ -128,7 +127,7 @@ class Poller {
       this.failedThisCycle = true;
       if (isThrottling(e)) this.intervalMs = Math.min(this.policy.maxIntervalMs, this.intervalMs * 2);
       if (this.errors >= this.policy.maxConsecutiveErrors) {
-        throw new ReleaseError(
+        throw new CliError(
           `lost contact with CodeDeploy (${this.errors} ${what} errors in a row, last: ${errorName(e)}): the deployment goes on without us.\n` +
             leftRunningMessage(this.deploymentId, this.deps.region),
           EXIT.needsAttention,
@@ -203,8 +202,8 @@ export async function watchDeployment(
     try {
       fresh = await poller.call("GetDeployment", () => getDeployment(deps.codedeploy, deploymentId));
     } catch (e) {
-      if (e instanceof ReleaseError) throw e;
-      throw new ReleaseError(
+      if (e instanceof CliError) throw e;
+      throw new CliError(
         `cannot watch ${deploymentId} (${errorName(e)}: ${e instanceof Error ? e.message : String(e)}); it goes on without us.\n${leftRunningMessage(deploymentId, deps.region)}`,
         EXIT.needsAttention,
         deploymentId,
@@ -217,7 +216,7 @@ export async function watchDeployment(
         try {
           targets = await poller.call("deployment targets", () => fetchTargets(deps.codedeploy, deploymentId));
         } catch (e) {
-          if (e instanceof ReleaseError) throw e;
+          if (e instanceof CliError) throw e;
           // Progress per instance is a nicety: without codedeploy:ListDeploymentTargets, show the counts.
           perInstance = false;
           say(deps.out, `  (no progress per instance: ${errorName(e)}: ${e instanceof Error ? e.message : String(e)}; showing counts only)`);
@@ -283,19 +282,19 @@ function explainCreateError(e: unknown, step: DeployStep): Error {
   const message = e instanceof Error ? e.message : String(e);
   switch (name) {
     case "DeploymentLimitExceededException":
-      return new ReleaseError(
+      return new CliError(
         `CodeDeploy refused: ${step.deploymentGroupName} already has a deployment in progress (${message}). ` +
           `Wait for it, or stop it: aws deploy list-deployments --deployment-group-name ${step.deploymentGroupName} --include-only-statuses InProgress`,
       );
     case "DeploymentConfigDoesNotExistException":
     case "DeploymentGroupDoesNotExistException":
     case "ApplicationDoesNotExistException":
-      return new ReleaseError(`CodeDeploy refused: ${message} — the published stack is out of date: run npx cdktf deploy for this environment`);
+      return new CliError(`CodeDeploy refused: ${message} — the published stack is out of date: run npx cdktf deploy for this environment`);
     case "InvalidRevisionException":
     case "RevisionDoesNotExistException":
     case "InvalidGitHubAccountTokenException":
     case "GitHubAccountTokenDoesNotExistException":
-      return new ReleaseError(`CodeDeploy refused the revision: ${message}`);
+      return new CliError(`CodeDeploy refused the revision: ${message}`);
     default:
       return e instanceof Error ? e : new Error(message);
   }
@@ -345,7 +344,7 @@ export async function confirmRollback(deps: WatchDeps, deploymentId: string, tim
   say(deps.out, "", `rolling back: deployment ${rollbackId} redeploys the last successful revision (${consoleUrl(deps.region, rollbackId)})`);
   const outcome = await watchDeployment(deps, rollbackId, { deadlineMs: deps.clock.now() + timeoutMs, phase: "rollback" });
   if (outcome.kind === "finished" && outcome.info.status === "Succeeded") {
-    return { exitCode: EXIT.rolledBack, deploymentId, summary: `✓ rolled back: ${rollbackId} succeeded; every instance runs the previous revision again` };
+    return { exitCode: EXIT.failed, deploymentId, summary: `✓ rolled back: ${rollbackId} succeeded; every instance runs the previous revision again` };
   }
   if (outcome.kind === "finished") {
     say(deps.out, ...formatFailures(outcome.targets));
@@ -404,7 +403,7 @@ export async function executeDeployStep(deps: WatchDeps, step: DeployStep, ctx: 
         // one-at-a-time succeeds even when the last instance fails: say so loudly.
         say(deps.out, "", "! the deployment succeeded, but an instance failed (one-at-a-time tolerates a failure on the last instance):", ...failedLast);
       }
-      return { exitCode: EXIT.released, deploymentId, summary: `✓ released: ${deploymentId} succeeded on ${step.color} (${step.deploymentGroupName})` };
+      return { exitCode: EXIT.ok, deploymentId, summary: `✓ released: ${deploymentId} succeeded on ${step.color} (${step.deploymentGroupName})` };
     }
     failureReport(deps, info, targets);
     const result = await confirmRollback(deps, deploymentId, ctx.timeoutMs);

@@ -13,6 +13,7 @@
  * Batches run one after the other, so duration ≈ start + batches × per-batch time.
  */
 import type { PublishedTimings } from "../../../modules/names";
+import { formatDuration } from "../cli/duration";
 import { DEFAULT_SCRIPT_TIMEOUT_SECONDS, SCRIPT_LIFECYCLE_EVENTS } from "../revision/appspec";
 
 export { DEFAULT_SCRIPT_TIMEOUT_SECONDS };
@@ -116,20 +117,6 @@ export function estimateDuration(input: EstimateInput): DurationEstimate {
     typicalSeconds: START_SECONDS + batches * perBatchTypicalSeconds,
     worstSeconds: START_SECONDS + batches * perBatchWorstSeconds,
   };
-}
-
-/** `45 s`, `2 min 30 s`, `1 h 5 min`. */
-export function formatDuration(seconds: number): string {
-  const s = Math.round(seconds);
-  if (s < 60) return `${s} s`;
-  if (s < 3600) {
-    const m = Math.floor(s / 60);
-    const rest = s % 60;
-    return rest ? `${m} min ${rest} s` : `${m} min`;
-  }
-  const h = Math.floor(s / 3600);
-  const m = Math.round((s % 3600) / 60);
-  return m ? `${h} h ${m} min` : `${h} h`;
 }
 
 /** The lines `release` prints before it starts. */

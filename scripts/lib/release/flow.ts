@@ -11,16 +11,21 @@ import type { S3Client } from "@aws-sdk/client-s3";
 import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import type { STSClient } from "@aws-sdk/client-sts";
-import { stackName, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
+import { stackName, type Color, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
 import { formatProblems, validateAppSpec } from "../revision/appspec";
 import type { FileExistsBehavior, ReleaseOptions } from "./options";
 import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "../revision/bundle";
 import { executeDeployStep, say, type Clock, type Interrupts, type Output, type PollPolicy, type Prompt, type StepResult } from "./deploy-watch";
-import { EXIT, ReleaseError, type ExitCode } from "./errors";
-import { defaultTimeoutMinutes, formatDuration, formatEstimate, hookTime, type HookTime } from "./estimate";
+import { EXIT, CliError, type ExitCode } from "../cli/errors";
+import { defaultTimeoutMinutes, formatEstimate, hookTime, type HookTime } from "./estimate";
+import { formatDuration } from "../cli/duration";
 import { acquireLock, forceUnlock, forceUnlockCommand, type ReleaseLock } from "./lock";
 import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "../revision/source";
-import { callerIdentity, readFleet, readLiveColor, readPublishedStack, refuseDuringInstanceRefresh, type FleetState } from "../aws/environment";
+import { readEnvironmentState, readFleet, refuseDuringInstanceRefresh, requireDeployed, type FleetState } from "../aws/environment";
+import { requireAwsCredentials } from "../aws/credentials";
+import { Preflight } from "../cli/preflight";
+import { lockState, describeHolder } from "./lock";
+import { expectedStack } from "./offline";
 import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
 
 export interface ReleaseClients {
@@ -38,7 +43,10 @@ export interface ReleaseInterrupts extends Interrupts {
 
 export interface ReleaseDeps extends ReleaseClients {
   readonly clock: Clock;
+  /** Progress (stderr). */
   readonly out: Output;
+  /** Results (stdout): the dry run's JSON with --json. @default - `out` */
+  readonly stdout?: Output;
   readonly interrupts?: ReleaseInterrupts;
   /** Present only in a terminal. */
   readonly prompt?: Prompt;
@@ -55,6 +63,10 @@ export interface EnvironmentInfo {
   readonly name: string;
   readonly region: string;
   readonly customMinimumHealthyHosts: readonly MinimumHealthyHosts[];
+  /** For an offline preview (--dry-run --instances N): what the stack would publish. */
+  readonly defaultStrategy?: string;
+  readonly deregistrationDelaySeconds?: number;
+  readonly initialLiveColor?: Color;
 }
 
 type PreparedRevision =
@@ -91,12 +103,12 @@ export async function prepareRevision(options: ReleaseOptions, out: Output, bund
   const result = validateAppSpec(dir);
   if (!result.ok || !result.spec) {
     const file = shown(result.file ?? `${dir}/appspec.yml`);
-    throw new ReleaseError(`the revision in ${shown(dir)} is not valid; nothing was changed:\n${formatProblems(file, result.problems)}`);
+    throw new CliError(`the revision in ${shown(dir)} is not valid; nothing was changed:\n${formatProblems(file, result.problems)}`);
   }
   const fromSpec = result.spec.fileExistsBehavior;
   if (flag && fromSpec && flag !== fromSpec) {
     const where = `${shown(result.file ?? `${dir}/appspec.yml`)}:${result.spec.fileExistsBehaviorLine ?? 0}`;
-    throw new ReleaseError(
+    throw new CliError(
       `--file-exists-behavior ${flag.toLowerCase()} would be ignored: ${where} sets file_exists_behavior: ${fromSpec}, and CodeDeploy lets the appspec's value win over the flag. ` +
         `Drop the flag to release with ${fromSpec}, or change file_exists_behavior in the appspec (remove it to let the flag decide); nothing was changed`,
     );
@@ -144,40 +156,131 @@ function printPlan(out: Output, plan: ReleasePlan, stack: PublishedStack, fleet:
   );
 }
 
-/** The whole command. Returns the exit code; throws {@link ReleaseError} for refusals. */
+/** The dry run's result for programs (`release --dry-run --json`). */
+export interface DryRunJson {
+  readonly environment: string;
+  readonly strategy: string;
+  readonly kind: string;
+  readonly liveColor: Color;
+  readonly fleetSize: number;
+  /** The live fleet's size came from --instances, and nothing was read from AWS. */
+  readonly offline: boolean;
+  readonly steps: readonly ReleaseStep[];
+  /** Until every instance runs the new revision (typical). */
+  readonly fullTrafficSeconds: number;
+  readonly worstCaseSeconds: number;
+  /** Back to the previous revision after a failure: a redeployment of it, as long as the release. */
+  readonly rollbackSeconds: number;
+  readonly estimate: ReleasePlan["estimate"];
+  readonly blockers: readonly string[];
+  readonly notChecked: readonly string[];
+}
+
+function dryRunJson(env: string, plan: ReleasePlan, liveColor: Color, fleetSize: number, offline: boolean, pre: Preflight): DryRunJson {
+  return {
+    environment: env,
+    strategy: plan.strategy,
+    kind: plan.kind,
+    liveColor,
+    fleetSize,
+    offline,
+    steps: plan.steps,
+    fullTrafficSeconds: plan.estimate.typicalSeconds,
+    worstCaseSeconds: plan.estimate.worstSeconds,
+    rollbackSeconds: plan.estimate.typicalSeconds,
+    estimate: plan.estimate,
+    blockers: pre.blockers,
+    notChecked: pre.notChecked,
+  };
+}
+
+/** The whole command. Returns the exit code; throws {@link CliError} for refusals. */
 export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, deps: ReleaseDeps): Promise<ExitCode> {
   const { out } = deps;
+  const pre = new Preflight(options.dryRun);
+  const finishDryRun = (plan: ReleasePlan, liveColor: Color, fleetSize: number, offline: boolean): ExitCode => {
+    if (options.json) (deps.stdout ?? out).write(`${JSON.stringify(dryRunJson(env.name, plan, liveColor, fleetSize, offline, pre), null, 2)}\n`);
+    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, no deployment created)", ...pre.report());
+    return pre.blockers.length > 0 ? EXIT.refused : EXIT.ok;
+  };
 
   // 1. Offline: flags, strategy, revision. A mistake here costs no AWS call.
   const strategyKey = options.strategy === undefined ? undefined : checkStrategyAgainstConfig(options.strategy, env.name, env.customMinimumHealthyHosts);
   const revision = options.forceUnlock ? undefined : await prepareRevision(options, out, deps.bundle);
 
-  // 2. Who, and what is deployed.
-  const caller = await callerIdentity(deps.sts, env.region);
-  if (options.forceUnlock) {
-    say(out, await forceUnlock(deps.ssm, env.name, { dryRun: options.dryRun, nowMs: deps.clock.now(), codedeploy: deps.codedeploy }));
-    return EXIT.released;
-  }
-  if (!revision) throw new Error("unreachable: no revision");
-  const stack = await readPublishedStack(deps.ssm, env.name);
-  const liveColor = await readLiveColor(deps.ssm, env.name);
-  const fleet = await readFleet(deps.autoScaling, stack.fleets[liveColor].autoScalingGroupName);
-  if (fleet.inService.length === 0) {
-    throw new ReleaseError(
-      `the live color ${liveColor} of ${stackName(env.name)} has no instance in service (${fleet.autoScalingGroupName}: desired ${fleet.desiredCapacity}): nothing to deploy to. ` +
-        `Check the Auto Scaling group's activity, or the live color (SSM /webfleet/${env.name}/live-color)`,
+  // A preview with the fleet's size given: the plan and the estimate from the environment file alone.
+  if (options.dryRun && options.instances !== undefined && revision) {
+    const stack = expectedStack(env);
+    const liveColor = env.initialLiveColor ?? "blue";
+    const plan = resolveStrategy(strategyKey, stack).plan({
+      env: env.name,
+      stack,
+      liveColor,
+      fleetSize: options.instances,
+      hooks: revision.type === "s3" ? revision.hooks : undefined,
+    });
+    say(
+      out,
+      "",
+      `${stackName(env.name)} (${env.region}) · offline preview: ${options.instances} instance${options.instances === 1 ? "" : "s"} (--instances), nothing read from AWS`,
     );
+    printPlan(
+      out,
+      plan,
+      stack,
+      { autoScalingGroupName: stack.fleets[liveColor].autoScalingGroupName, desiredCapacity: options.instances, inService: [] },
+      options.timeoutMinutes ?? defaultTimeoutMinutes(plan.estimate),
+      options,
+    );
+    pre.skip("AWS credentials", "not asked (offline preview)");
+    pre.skip("the deployed stack, its live color and deployment configs", `assumed from config/${env.name}.yaml: ${liveColor} live`);
+    pre.skip("the live fleet's size", `taken from --instances ${options.instances}`);
+    pre.skip("instance refreshes and the release lock", "read from AWS");
+    if (revision.type === "s3") pre.skip("the upload", `s3://<revision bucket>/${revision.bundle.key}`);
+    return finishDryRun(plan, liveColor, options.instances, true);
   }
 
-  await refuseDuringInstanceRefresh(deps.autoScaling, fleet.autoScalingGroupName);
+  // 2. Who, and what is deployed.
+  const identity = await pre.check(() => requireAwsCredentials(deps.sts, env.region));
+  if (!identity) {
+    say(out, "", "dry run: nothing can be planned without AWS (the live color and the fleet's size come from there).", ...pre.report());
+    say(out, `  to preview the plan offline, give the fleet's size: npm run release -- --env ${env.name} --dry-run --instances <n>`);
+    return EXIT.refused;
+  }
+  const caller = identity.arn;
+  if (options.forceUnlock) {
+    say(out, await forceUnlock(deps.ssm, env.name, { dryRun: options.dryRun, nowMs: deps.clock.now(), codedeploy: deps.codedeploy }));
+    return EXIT.ok;
+  }
+  if (!revision) throw new Error("unreachable: no revision");
+  const state = requireDeployed(await readEnvironmentState(deps.ssm, env.name));
+  const { stack, liveColor } = state;
+  const fleet = await readFleet(deps.autoScaling, stack.fleets[liveColor].autoScalingGroupName);
+  await pre.check(() => {
+    if (fleet.inService.length === 0) {
+      throw new CliError(
+        `the live color ${liveColor} of ${stackName(env.name)} has no instance in service (${fleet.autoScalingGroupName}: desired ${fleet.desiredCapacity}): nothing to deploy to. ` +
+          `Check the Auto Scaling group's activity, or the live color (SSM /webfleet/${env.name}/live-color)`,
+      );
+    }
+  });
+  await pre.check(() => refuseDuringInstanceRefresh(deps.autoScaling, fleet.autoScalingGroupName));
+  if (options.dryRun) {
+    await pre.check(async () => {
+      const lock = await lockState(state.lock, deps.codedeploy);
+      if (lock)
+        throw new CliError(`the release lock is held by ${describeHolder(lock.held, deps.clock.now(), lock.deploymentStatus)}${lock.stale ? " (stale)" : ""}`);
+    });
+  }
 
   // 3. Plan and estimate.
   const strategy = resolveStrategy(strategyKey, stack);
+  const fleetSize = Math.max(1, fleet.inService.length);
   const plan = strategy.plan({
     env: env.name,
     stack,
     liveColor,
-    fleetSize: fleet.inService.length,
+    fleetSize,
     hooks: revision.type === "s3" ? revision.hooks : undefined,
   });
   const timeoutMinutes = options.timeoutMinutes ?? defaultTimeoutMinutes(plan.estimate);
@@ -189,8 +292,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       const uploaded = await findUploaded(deps.s3, stack.revisionBucket, revision.bundle.key);
       say(out, `upload: s3://${stack.revisionBucket}/${revision.bundle.key} ${uploaded === false ? "(would upload)" : "(already in the bucket: would skip)"}`);
     }
-    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, no deployment created)");
-    return EXIT.released;
+    return finishDryRun(plan, liveColor, fleetSize, false);
   }
 
   // 4. Lock, upload, run the steps, unlock. Ctrl-C is held from before the lock is requested,
@@ -221,7 +323,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     } catch (e) {
       // A refusal names what it left running; anything else after CreateDeployment may have
       // left the deployment running: keep the lock (a stale one is easy to spot and remove).
-      leftRunning = e instanceof ReleaseError ? e.leftRunning : created;
+      leftRunning = e instanceof CliError ? e.leftRunning : created;
       throw e;
     } finally {
       if (leftRunning) await keepLock(lock, leftRunning);
@@ -258,10 +360,10 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     await record({ revision: describeRevision(source) });
 
     if (deps.interrupts?.take()) {
-      throw new ReleaseError("interrupted before the deployment started: nothing was deployed", EXIT.interrupted);
+      throw new CliError("interrupted before the deployment started: nothing was deployed", EXIT.interrupted);
     }
 
-    let result: StepResult = { exitCode: EXIT.released, summary: "nothing to do" };
+    let result: StepResult = { exitCode: EXIT.ok, summary: "nothing to do" };
     for (const step of plan.steps) {
       result = await executeStep(step, {
         deploy: (s) =>
@@ -277,10 +379,10 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
             onCreated: (deploymentId) => record({ deploymentId }),
           }),
       });
-      if (result.exitCode !== EXIT.released) break;
+      if (result.exitCode !== EXIT.ok) break;
     }
     say(out, "", result.summary);
-    if (result.exitCode === EXIT.released) say(out, `site: ${stack.siteUrl}`);
+    if (result.exitCode === EXIT.ok) say(out, `site: ${stack.siteUrl}`);
     return result;
   };
 

@@ -12,39 +12,16 @@ import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aw
 import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { releaseParameters } from "../../../modules/names";
 import { readParameter } from "../aws/ssm";
-import { ReleaseError, errorName } from "./errors";
-import { formatDuration } from "./estimate";
+import { CliError } from "../cli/errors";
+import { errorName } from "../aws/errors";
+import { parseLock, type HeldLock, type LockInfo } from "../aws/environment";
+import { formatDuration } from "../cli/duration";
 
-export interface LockInfo {
-  /** Random token: only the holder deletes its own lock. */
-  readonly id: string;
-  readonly user: string;
-  readonly host: string;
-  /** ISO 8601. */
-  readonly startedAt: string;
-  readonly strategy?: string;
-  readonly revision?: string;
-  readonly deploymentId?: string;
-}
-
-export interface HeldLock {
-  readonly raw: string;
-  /** Undefined when the value is not a lock this script wrote (someone set it by hand). */
-  readonly info?: LockInfo;
-}
-
-function parseLock(raw: string): LockInfo | undefined {
-  try {
-    const v = JSON.parse(raw) as Partial<LockInfo>;
-    return typeof v === "object" && v !== null && typeof v.id === "string" && typeof v.user === "string" ? (v as LockInfo) : undefined;
-  } catch {
-    return undefined;
-  }
-}
+export type { HeldLock, LockInfo };
 
 export async function readLock(ssm: SSMClient, env: string): Promise<HeldLock | undefined> {
   const parameter = await readParameter(ssm, releaseParameters(env).releaseLock);
-  return parameter && { raw: parameter.value, info: parseLock(parameter.value) };
+  return parameter && parseLock(parameter.value);
 }
 
 /** "alice (arn:…) on host ci-7 since 2025-05-01T10:00:00Z (12 min ago), deployment d-123 (InProgress)" */
@@ -75,7 +52,11 @@ export interface LockState {
 
 /** Reads the lock and asks CodeDeploy whether its deployment has ended; undefined when there is no lock. */
 export async function inspectLock(ssm: SSMClient, env: string, codedeploy?: CodeDeployClient): Promise<LockState | undefined> {
-  const held = await readLock(ssm, env);
+  return lockState(await readLock(ssm, env), codedeploy);
+}
+
+/** A lock already read (by the environment reader), with the status of the deployment it records. */
+export async function lockState(held: HeldLock | undefined, codedeploy?: CodeDeployClient): Promise<LockState | undefined> {
   if (!held) return undefined;
   const status = await deploymentStatus(codedeploy, held.info?.deploymentId);
   return { held, deploymentStatus: status, stale: status !== undefined && FINISHED.has(status) };
@@ -151,7 +132,7 @@ export class ReleaseLock {
 }
 
 /**
- * Takes the lock or throws a {@link ReleaseError} naming the holder (and, when its deployment
+ * Takes the lock or throws a {@link CliError} naming the holder (and, when its deployment
  * has ended, saying the lock looks stale and how to remove it).
  */
 export async function acquireLock(ssm: SSMClient, env: string, info: LockInfo, opts: { codedeploy?: CodeDeployClient; nowMs: number }): Promise<ReleaseLock> {
@@ -172,14 +153,14 @@ export async function acquireLock(ssm: SSMClient, env: string, info: LockInfo, o
     if (errorName(e) !== "ParameterAlreadyExists") throw e;
   }
   const state = await inspectLock(ssm, env, opts.codedeploy);
-  if (!state) throw new ReleaseError(`another release of ${env} held the lock a moment ago and has just finished: run again`);
+  if (!state) throw new CliError(`another release of ${env} held the lock a moment ago and has just finished: run again`);
   if (state.stale) {
-    throw new ReleaseError(`${staleLockMessage(env, state, opts.nowMs)}.\nRemove it, then release again: ${forceUnlockCommand(env)}`);
+    throw new CliError(`${staleLockMessage(env, state, opts.nowMs)}.\nRemove it, then release again: ${forceUnlockCommand(env)}`);
   }
   const running = state.deploymentStatus
     ? `Wait for deployment ${state.held.info?.deploymentId} to end (${state.deploymentStatus} now); once it has, the lock is stale and ${forceUnlockCommand(env)} removes it`
     : `Wait for it to finish, or, if that release died, remove its lock: ${forceUnlockCommand(env)}`;
-  throw new ReleaseError(`another release of ${env} is running: ${describeHolder(state.held, opts.nowMs, state.deploymentStatus)}.\n${running}`);
+  throw new CliError(`another release of ${env} is running: ${describeHolder(state.held, opts.nowMs, state.deploymentStatus)}.\n${running}`);
 }
 
 /** `--force-unlock`: removes the lock whoever holds it, and says whose it was. */

@@ -1,11 +1,14 @@
 /**
- * The flags of `npm run release`, parsed without side effects. Bad input is an error that names
- * the flag, the value it got and what would be valid.
+ * The options of `npm run release`, declared once for the command's parser and --help, and the
+ * rules between them. Bad input is a {@link CliError} (exit 2) that names the option, the value
+ * it got and what would be valid.
  */
-import { ReleaseError } from "./errors";
+import { FILE_EXISTS_BEHAVIORS, type FileExistsBehavior } from "../../../modules/names";
+import { option, parseArgv, type OptionValues } from "../cli/command";
+import { CliError } from "../cli/errors";
 
+export type { FileExistsBehavior };
 export type OnTimeout = "rollback" | "leave";
-export type FileExistsBehavior = "DISALLOW" | "OVERWRITE" | "RETAIN";
 
 export interface ReleaseOptions {
   /** Environment name (config/<env>.yaml, stack webfleet-<env>). */
@@ -18,6 +21,10 @@ export interface ReleaseOptions {
   readonly revisionDir: string;
   /** Show what would happen, with the duration estimate; take no lock and change nothing. */
   readonly dryRun: boolean;
+  /** With --dry-run: the live fleet's size, so the preview needs no AWS account. */
+  readonly instances?: number;
+  /** Print the dry run's plan and estimate as JSON. */
+  readonly json: boolean;
   /** Remove a stale release lock (and do nothing else). */
   readonly forceUnlock: boolean;
   /** Give up watching after this many minutes. @default - the worst-case estimate + 25 %, at least 10 min */
@@ -33,114 +40,93 @@ export interface ReleaseOptions {
   readonly fileExistsBehavior?: FileExistsBehavior;
   /** Free text added to the deployment's description. */
   readonly description?: string;
-  readonly help: boolean;
 }
 
-interface FlagSpec {
-  readonly takes: "value" | "switch";
-  readonly help: string;
-}
+const STRATEGY_HELP = "all-at-once | half-at-a-time | one-at-a-time | min-healthy=<N>% | min-healthy=<N>";
 
-export const FLAGS: Readonly<Record<string, FlagSpec>> = {
-  "--env": { takes: "value", help: "environment to release to (config/<env>.yaml)" },
-  "--strategy": { takes: "value", help: "all-at-once | half-at-a-time | one-at-a-time | min-healthy=<N>% | min-healthy=<N> (default: the environment's)" },
-  "--github": { takes: "value", help: "owner/repo@<40-hex commit sha>: deploy that commit from GitHub instead of app/" },
-  "--revision-dir": { takes: "value", help: "folder to bundle (default: app)" },
-  "--dry-run": { takes: "switch", help: "show what would happen and the duration estimate; change nothing" },
-  "--force-unlock": { takes: "switch", help: "remove a stale release lock (its release died, or the deployment it left running has ended), then exit" },
-  "--timeout-minutes": { takes: "value", help: "stop watching after N minutes (default: worst-case estimate + 25 %)" },
-  "--on-timeout": { takes: "value", help: "rollback (default: stop the deployment and roll back) | leave (leave it running)" },
-  "--file-exists-behavior": {
-    takes: "value",
-    help: "disallow | overwrite | retain: for files already at a destination, not from the last deployment (default: the appspec's file_exists_behavior, else disallow; the appspec's value wins, so a different one is refused)",
-  },
-  "--description": { takes: "value", help: "text added to the deployment's description" },
-  "--help": { takes: "switch", help: "show this help" },
+export const RELEASE_OPTIONS = {
+  env: option.env(),
+  strategy: option.string("strategy", STRATEGY_HELP, { defaultText: "the environment's deployment.defaultStrategy" }),
+  github: option.string("owner/repo@sha", "deploy that commit from GitHub (a full 40-hex commit SHA) instead of a folder"),
+  revisionDir: option.string("folder", "the revision folder to bundle", { defaultText: "app" }),
+  dryRun: option.dryRun("take no lock and change nothing"),
+  instances: option.integer("n", "with --dry-run: the live fleet's size, for a preview that needs no AWS account", { min: 1, max: 1000 }),
+  json: option.json(),
+  forceUnlock: option.flag("remove a stale release lock (its release died, or the deployment it left running has ended), then exit"),
+  timeoutMinutes: option.integer("minutes", "stop watching after this many minutes", {
+    min: 1,
+    max: 1440,
+    defaultText: "the worst-case estimate + 25 %, at least 10",
+  }),
+  onTimeout: option.choice(["rollback", "leave"] as const, "at the timeout, stop the deployment and roll back, or leave it running", {
+    defaultText: "rollback",
+  }),
+  fileExistsBehavior: option.custom(
+    "disallow|overwrite|retain",
+    "for files already at a destination and not from the last deployment; the appspec's value wins, so a different one is refused",
+    (raw, flag) => {
+      const v = raw.toUpperCase();
+      if ((FILE_EXISTS_BEHAVIORS as readonly string[]).includes(v)) return v as FileExistsBehavior;
+      throw new CliError(`${flag} '${raw}': must be ${FILE_EXISTS_BEHAVIORS.map((b) => b.toLowerCase()).join(", ")}`);
+    },
+    { defaultText: "the appspec's file_exists_behavior, else disallow" },
+  ),
+  description: option.string("text", "text added to the deployment's description"),
 };
 
-export const USAGE = [
-  "usage: npm run release -- --env <env> [options]",
-  "",
-  ...Object.entries(FLAGS).map(([flag, spec]) => `  ${(flag + (spec.takes === "value" ? " <value>" : "")).padEnd(32)} ${spec.help}`),
-  "",
-  "exit codes: 0 released · 1 failed and rolled back · 2 refused, nothing changed · 3 needs attention · 130 interrupted, left running",
-].join("\n");
+export const RELEASE_COMMAND = {
+  name: "release",
+  summary: "Releases a revision (app/ by default) to the environment with a strategy, with automatic rollback.",
+  description:
+    "Everything it knows comes from AWS: the stack's published facts, the live color and the live fleet's size. " +
+    "With --dry-run --instances N it previews the plan and the estimate offline.",
+  options: RELEASE_OPTIONS,
+  examples: [
+    "npm run release -- --env dev",
+    "npm run release -- --env dev --strategy half-at-a-time",
+    "npm run -s release -- --env dev --strategy one-at-a-time --dry-run --instances 4",
+    "npm run release -- --env dev --github owner/repo@0123456789abcdef0123456789abcdef01234567",
+    "npm run release -- --env dev --force-unlock",
+  ],
+  exitCodes: {
+    0: "released: the revision runs on every instance (or the dry run found no blocker)",
+    1: "failed, timed out or stopped, and the rollback to the previous revision succeeded",
+    2: "refused, nothing changed (bad option, invalid revision, not deployed, lock held, no credentials)",
+    3: "needs attention: the rollback failed or did not happen, or the deployment was left running",
+    130: "interrupted; the deployment was left running",
+  },
+} as const;
 
-function usageError(message: string): ReleaseError {
-  return new ReleaseError(`${message}\n\n${USAGE}`);
+/** The parsed options, with the rules between them checked. */
+export function releaseOptions(values: OptionValues<typeof RELEASE_OPTIONS>): ReleaseOptions {
+  if (values.github !== undefined && values.revisionDir !== undefined) {
+    throw new CliError(
+      `--github and --revision-dir are two revisions: give one (--github ${values.github} deploys that commit; --revision-dir bundles a folder)`,
+    );
+  }
+  if (values.forceUnlock && (values.strategy !== undefined || values.github !== undefined)) {
+    throw new CliError("--force-unlock only removes a stale lock: run it alone (npm run release -- --env <env> --force-unlock), then release");
+  }
+  if (values.instances !== undefined && !values.dryRun) {
+    throw new CliError(`--instances ${values.instances} only previews a plan: add --dry-run (a real release reads the fleet's size from AWS)`);
+  }
+  return {
+    env: values.env,
+    strategy: values.strategy,
+    github: values.github,
+    revisionDir: values.revisionDir ?? "app",
+    dryRun: values.dryRun,
+    instances: values.instances,
+    json: values.json,
+    forceUnlock: values.forceUnlock,
+    timeoutMinutes: values.timeoutMinutes,
+    onTimeout: values.onTimeout ?? "rollback",
+    fileExistsBehavior: values.fileExistsBehavior,
+    description: values.description,
+  };
 }
 
-/** Parses `process.argv.slice(2)`. Throws {@link ReleaseError} (exit 2) on bad input. */
+/** `npm run release -- <argv>` → options (for tests and the command). */
 export function parseReleaseArgs(argv: readonly string[]): ReleaseOptions {
-  const values = new Map<string, string>();
-  const switches = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i];
-    if (arg === "-h") {
-      switches.add("--help");
-      continue;
-    }
-    if (!arg.startsWith("--")) throw usageError(`unexpected argument '${arg}': every option is a --flag`);
-    const eq = arg.indexOf("=");
-    const flag = eq === -1 ? arg : arg.slice(0, eq);
-    const spec = FLAGS[flag];
-    if (!spec) throw usageError(`unknown option '${flag}'; valid options: ${Object.keys(FLAGS).join(", ")}`);
-    if (spec.takes === "switch") {
-      if (eq !== -1) throw usageError(`${flag} takes no value (got '${arg.slice(eq + 1)}')`);
-      switches.add(flag);
-      continue;
-    }
-    let value: string | undefined;
-    if (eq !== -1) value = arg.slice(eq + 1);
-    else if (i + 1 < argv.length && !argv[i + 1].startsWith("--")) value = argv[++i];
-    if (value === undefined || value === "") throw usageError(`${flag} needs a value: ${spec.help}`);
-    if (values.has(flag)) throw usageError(`${flag} is given twice ('${values.get(flag)}' and '${value}'); give it once`);
-    values.set(flag, value);
-  }
-
-  const help = switches.has("--help");
-  const env = values.get("--env");
-  if (!env && !help) throw usageError("--env is required: the environment to release to, e.g. --env dev");
-
-  const timeoutRaw = values.get("--timeout-minutes");
-  let timeoutMinutes: number | undefined;
-  if (timeoutRaw !== undefined) {
-    timeoutMinutes = Number(timeoutRaw);
-    if (!/^\d+(\.\d+)?$/.test(timeoutRaw) || !(timeoutMinutes > 0) || timeoutMinutes > 24 * 60) {
-      throw usageError(`--timeout-minutes '${timeoutRaw}' must be a number of minutes from 1 to 1440`);
-    }
-  }
-
-  const onTimeout = values.get("--on-timeout") ?? "rollback";
-  if (onTimeout !== "rollback" && onTimeout !== "leave") {
-    throw usageError(`--on-timeout '${onTimeout}' must be rollback (stop the deployment and roll back) or leave (leave it running)`);
-  }
-
-  const feb = values.get("--file-exists-behavior");
-  const fileExistsBehavior = feb === undefined ? undefined : feb.toUpperCase();
-  if (fileExistsBehavior !== undefined && !["DISALLOW", "OVERWRITE", "RETAIN"].includes(fileExistsBehavior)) {
-    throw usageError(`--file-exists-behavior '${feb}' must be disallow, overwrite or retain`);
-  }
-
-  const github = values.get("--github");
-  if (github !== undefined && values.has("--revision-dir")) {
-    throw usageError(`--github and --revision-dir are two revisions: give one (--github ${github} deploys that commit; --revision-dir bundles a folder)`);
-  }
-  if (switches.has("--force-unlock") && (values.has("--strategy") || github !== undefined)) {
-    throw usageError("--force-unlock only removes a stale lock: run it alone (npm run release -- --env <env> --force-unlock), then release");
-  }
-
-  return {
-    env: env ?? "",
-    strategy: values.get("--strategy"),
-    github,
-    revisionDir: values.get("--revision-dir") ?? "app",
-    dryRun: switches.has("--dry-run"),
-    forceUnlock: switches.has("--force-unlock"),
-    timeoutMinutes,
-    onTimeout,
-    fileExistsBehavior: fileExistsBehavior as FileExistsBehavior | undefined,
-    description: values.get("--description"),
-    help,
-  };
+  return releaseOptions(parseArgv(RELEASE_COMMAND, argv).options);
 }

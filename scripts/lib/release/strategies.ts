@@ -9,7 +9,7 @@
  * to it, smoke-test it, shift weights, bake), not a rewrite of the flow.
  */
 import { PREDEFINED_STRATEGIES, minHealthyStrategyKey, type Color, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
-import { ReleaseError } from "./errors";
+import { CliError } from "../cli/errors";
 import { estimateDuration, type DurationEstimate, type HookTime } from "./estimate";
 
 /** How many instances an in-place deployment takes out of service at once. */
@@ -98,7 +98,7 @@ export function batchSize(rule: InPlaceRule, fleetSize: number, key = describeRu
       const keepHealthy = type === "FLEET_PERCENT" ? Math.ceil((fleetSize * value) / 100) : value;
       const batch = fleetSize - keepHealthy;
       if (batch < 1) {
-        throw new ReleaseError(
+        throw new CliError(
           `--strategy ${key} keeps ${keepHealthy} of ${fleetSize} instance${fleetSize === 1 ? "" : "s"} healthy, which leaves none to deploy to: ` +
             `use one-at-a-time, or scale the fleet above ${keepHealthy}`,
         );
@@ -194,13 +194,13 @@ export function checkStrategyAgainstConfig(text: string, env: string, custom: re
   const valid = configuredStrategyKeys(custom);
   const parsed = parseStrategyKey(text);
   if (!parsed) {
-    throw new ReleaseError(
+    throw new CliError(
       `--strategy '${text}' is not a strategy; valid for ${env}: ${valid.join(", ")}` +
         ` (min-healthy=<N>% or min-healthy=<N> must be listed in deployment.minimumHealthyHosts of config/${env}.yaml)`,
     );
   }
   if (!valid.includes(parsed.key)) {
-    throw new ReleaseError(
+    throw new CliError(
       `--strategy '${text}': ${env} creates no deployment config for it; valid for ${env}: ${valid.join(", ")}` +
         ` (add ${parsed.key.slice("min-healthy=".length)} to deployment.minimumHealthyHosts in config/${env}.yaml and run npx cdktf deploy webfleet-${env})`,
     );
@@ -219,7 +219,7 @@ export function resolveStrategy(key: string | undefined, stack: PublishedStack):
   const configName = parsed ? stack.deploymentConfigs[parsed.key] : undefined;
   if (!parsed || !configName) {
     const source = key === undefined ? `the stack's default strategy '${wanted}'` : `--strategy '${wanted}'`;
-    throw new ReleaseError(
+    throw new CliError(
       `${source} has no deployment config in the deployed stack webfleet-${stack.environment}; deployed strategies: ${valid.join(", ")}` +
         (parsed?.rule.type === "min-healthy"
           ? ` (if config/${stack.environment}.yaml lists it, run npx cdktf deploy webfleet-${stack.environment} first)`

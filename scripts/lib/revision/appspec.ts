@@ -11,6 +11,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, Scalar, type Node, type YAMLMap } from "yaml";
+import { FILE_EXISTS_BEHAVIORS, type FileExistsBehavior } from "../../../modules/names";
 
 /**
  * The lifecycle events that run hook scripts, in the order CodeDeploy runs them in an in-place
@@ -37,8 +38,7 @@ export const AGENT_RESERVED_EVENTS = ["Start", "DownloadBundle", "Install", "Blo
 /** Events whose scripts come from the previous successful revision (none on a first deployment). */
 export const PREVIOUS_REVISION_EVENTS: readonly ScriptLifecycleEvent[] = ["BeforeBlockTraffic", "AfterBlockTraffic", "ApplicationStop"];
 
-export const FILE_EXISTS_BEHAVIORS = ["DISALLOW", "OVERWRITE", "RETAIN"] as const;
-export type FileExistsBehavior = (typeof FILE_EXISTS_BEHAVIORS)[number];
+export { FILE_EXISTS_BEHAVIORS, type FileExistsBehavior };
 
 /** A script may run at most this long, and so may all scripts of one event together. */
 export const MAX_EVENT_SECONDS = 3600;

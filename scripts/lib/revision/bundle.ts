@@ -34,7 +34,8 @@ import { pack as tarPack, type Header } from "tar-stream";
 import { $ } from "zx";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { APPSPEC_FILE_NAME } from "./appspec";
-import { ReleaseError, errorName } from "../release/errors";
+import { CliError } from "../cli/errors";
+import { errorName } from "../aws/errors";
 
 /** Folders never shipped. */
 export const IGNORED = new Set([".git", ".DS_Store"]);
@@ -101,7 +102,7 @@ export async function listRevision(dir: string): Promise<BundleEntry[]> {
       } else if (st.isFile()) {
         entries.push({ path: relPath, type: "file", mode: st.mode & 0o111 ? 0o755 : 0o644 });
       } else {
-        throw new ReleaseError(`${abs}: not a file, folder or symlink; a revision holds only those`);
+        throw new CliError(`${abs}: not a file, folder or symlink; a revision holds only those`);
       }
     }
   }
@@ -142,7 +143,7 @@ export async function sourceDateOf(dir: string, entries: readonly BundleEntry[],
   const epoch = (options.env ?? process.env).SOURCE_DATE_EPOCH;
   if (epoch !== undefined && epoch !== "") {
     if (!/^\d{1,11}$/.test(epoch)) {
-      throw new ReleaseError(
+      throw new CliError(
         `SOURCE_DATE_EPOCH '${epoch}' must be a whole number of seconds since 1970-01-01T00:00:00Z (e.g. $(git log -1 --format=%ct)), or unset`,
       );
     }
@@ -194,7 +195,7 @@ export async function createBundle(dir: string, options: BundleOptions = {}): Pr
   const entries = await listRevision(dir);
   // The same name the validator insists on (appspec.ts): the agent reads no other.
   if (!entries.some((e) => e.path === APPSPEC_FILE_NAME && e.type === "file")) {
-    throw new ReleaseError(`${dir}: no ${APPSPEC_FILE_NAME} at the top of the revision folder; CodeDeploy reads it from the archive's root`);
+    throw new CliError(`${dir}: no ${APPSPEC_FILE_NAME} at the top of the revision folder; CodeDeploy reads it from the archive's root`);
   }
   const sourceDate = await sourceDateOf(dir, entries, options);
   const tar = await packTar(dir, entries, new Date(sourceDate.seconds * 1000));
@@ -222,7 +223,7 @@ export async function findUploaded(s3: S3Client, bucket: string, key: string): P
     const status = (e as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
     if (errorName(e) === "NotFound" || errorName(e) === "NoSuchKey" || status === 404) return false;
     if (status === 403 || errorName(e) === "Forbidden") {
-      throw new ReleaseError(`access denied reading s3://${bucket}/${key}: your role needs s3:GetObject and s3:ListBucket on the revision bucket`);
+      throw new CliError(`access denied reading s3://${bucket}/${key}: your role needs s3:GetObject and s3:ListBucket on the revision bucket`);
     }
     throw e;
   }

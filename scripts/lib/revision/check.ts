@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir, userInfo } from "node:os";
 import { join, relative } from "node:path";
 import type { Shell } from "zx";
+import type { Defer, Deferred } from "../cli/interrupts";
 import { formatProblems, validateAppSpec, type AppSpec, type AppSpecResult } from "./appspec";
 import { apacheConfig, findLocalTools, freePort, startApache, tailOf, type LocalTools, type RunningApache } from "./apache";
 import { deployLocally, localDeploymentEnv, type HookRun, type LocalDeployment } from "./local-deploy";
@@ -45,6 +46,12 @@ export interface RevisionCheckOptions {
   /** @default [1024, 768] */
   readonly windowSize?: readonly [number, number];
   readonly log?: (line: string) => void;
+  /**
+   * Registers a cleanup with the command's interrupt handler (Ctrl-C stops Apache and the hooks
+   * and removes the temporary folder); returns the function that runs it on the normal path.
+   * @default - cleanups run only on the normal path
+   */
+  readonly defer?: Defer;
 }
 
 export interface ShellcheckResult {
@@ -256,7 +263,16 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   }
   if (o.offline) return { ...empty, ok: true, appspec, shellcheck };
 
+  const defer: Defer =
+    o.defer ??
+    ((cleanup) => ({
+      run: async () => void (await cleanup()),
+      drop: () => undefined,
+    }));
   const temp = mkdtempSync(join(tmpdir(), "webfleet-revision-"));
+  const removeTemp = defer(() => {
+    if (!o.keepTemp) rmSync(temp, { recursive: true, force: true });
+  });
   chmodSync(temp, 0o755); // Apache's workers (www-data when we are root) must reach the web root.
   const apacheDir = join(temp, "apache");
   const instanceRoot = join(temp, "instance");
@@ -267,6 +283,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   let imds: FakeImds | undefined;
   let blackHole: BlackHole | undefined;
   let apache: RunningApache | undefined;
+  let stopApache: Deferred | undefined;
   const hooks: HookRun[] = [];
   const pages: PageCheck[] = [];
   const rendered: RenderedPage[] = [];
@@ -291,6 +308,8 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
       }),
     );
     apache = await startApache($, { apache2: tools.apache2, confFile, port, errorLog: join(apacheDir, "error.log") });
+    const running = apache;
+    stopApache = defer(() => running.stop());
     log(`apache      ${apache.url} (${tools.apache2} -f ${confFile})`);
 
     const currentUser = userInfo().username;
@@ -310,6 +329,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
         currentUser,
         previous,
         log,
+        defer,
       });
       hooks.push(...result.hooks);
       if (!result.ok) failure = result.failure;
@@ -360,7 +380,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   } finally {
-    await apache?.stop();
+    await stopApache?.run();
     await imds?.close();
     await blackHole?.close();
     if (failure && apache) {
@@ -371,7 +391,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
         .slice(-15);
       if (tail.length) failure += `\napache error log${o.keepTemp ? ` (${apache.errorLog})` : ""}:\n${tail.map((l) => `  | ${l}`).join("\n")}`;
     }
-    if (!o.keepTemp) rmSync(temp, { recursive: true, force: true });
+    await removeTemp.run();
   }
   return {
     ok: !failure,

@@ -11,6 +11,7 @@ import { randomUUID, randomBytes } from "node:crypto";
 import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, rmdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join, relative } from "node:path";
 import type { Shell } from "zx";
+import type { Defer } from "../cli/interrupts";
 import {
   DEFAULT_SCRIPT_TIMEOUT_SECONDS,
   PREVIOUS_REVISION_EVENTS,
@@ -153,6 +154,8 @@ export interface RunHookOptions {
   readonly scriptFrom?: string;
   /** Overrides the script's timeout (tests). */
   readonly timeoutSeconds?: number;
+  /** Registers the running script with the interrupt handler: Ctrl-C kills its process group. */
+  readonly defer?: Defer;
 }
 
 /** npm's and node's variables: ours, not something an agent on an instance would have. */
@@ -170,7 +173,11 @@ export async function runHookScript($: Shell, o: RunHookOptions): Promise<HookRu
   const started = Date.now();
   // Like the agent: cwd is not the bundle folder, and the script gets its own process group,
   // which is what the timeout kills.
-  const out = await $({ cwd: "/", env, nothrow: true, quiet: true, detached: true, timeout: `${timeout}s`, timeoutSignal: "SIGTERM" })`${path}`;
+  const child = $({ cwd: "/", env, nothrow: true, quiet: true, detached: true, timeout: `${timeout}s`, timeoutSignal: "SIGTERM" })`${path}`;
+  // Detached, so a Ctrl-C at the terminal does not reach it: the interrupt handler kills it.
+  const running = o.defer?.(() => child.kill("SIGTERM").catch(() => undefined));
+  const out = await child;
+  running?.drop(); // it has ended: nothing to kill
   const durationMs = Date.now() - started;
   // zx kills the script (and its children) at the timeout; a script that traps the signal still counts.
   const timedOut = out.exitCode !== 0 && durationMs >= timeout * 1000 - 50;
@@ -220,6 +227,8 @@ export interface DeployOptions {
   /** The last successful deployment on this instance: its scripts run for the events before Install. */
   readonly previous?: LocalDeployment;
   readonly log: (line: string) => void;
+  /** Passed on to each hook run (see {@link RunHookOptions.defer}). */
+  readonly defer?: Defer;
 }
 
 export interface DeployResult {
@@ -275,6 +284,7 @@ export async function deployLocally($: Shell, o: DeployOptions): Promise<DeployR
     if (!scripts.length) continue;
     for (const script of scripts) {
       const run = await runHookScript($, {
+        defer: o.defer,
         bundleDir: source!.bundleDir,
         scriptFrom: source!.deploymentEnv.DEPLOYMENT_ID,
         event,

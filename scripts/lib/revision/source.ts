@@ -1,6 +1,6 @@
 /** Where the revision comes from: an S3 bundle of a folder, or a GitHub commit. */
 import type { RevisionLocation } from "@aws-sdk/client-codedeploy";
-import { ReleaseError } from "../release/errors";
+import { CliError } from "../cli/errors";
 import type { S3Revision } from "./bundle";
 
 export interface GitHubRevision {
@@ -18,16 +18,16 @@ const SHA = /^[0-9a-f]{40}$/;
 export function parseGitHubRevision(text: string): GitHubRevision {
   const form = "--github must be owner/repo@<commit>, e.g. --github awslabs/aws-codedeploy-samples@0123456789abcdef0123456789abcdef01234567";
   const at = text.lastIndexOf("@");
-  if (at === -1) throw new ReleaseError(`--github '${text}' has no @<commit>: ${form}`);
+  if (at === -1) throw new CliError(`--github '${text}' has no @<commit>: ${form}`);
   const repository = text.slice(0, at);
   const commit = text.slice(at + 1);
   const [owner, repo, ...rest] = repository.split("/");
   if (rest.length > 0 || !owner || !repo || !OWNER.test(owner) || !REPO.test(repo)) {
-    throw new ReleaseError(`--github '${text}': '${repository}' is not owner/repo: ${form}`);
+    throw new CliError(`--github '${text}': '${repository}' is not owner/repo: ${form}`);
   }
   if (!SHA.test(commit.toLowerCase())) {
     const what = /^[0-9a-f]{4,39}$/i.test(commit) ? "a short SHA" : "a branch or tag name";
-    throw new ReleaseError(
+    throw new CliError(
       `--github '${text}': '${commit}' looks like ${what}; CodeDeploy deploys only a full 40-hex commit SHA ` + `(git rev-parse ${commit} prints it): ${form}`,
     );
   }

@@ -5,7 +5,7 @@
  */
 import { AutoScalingClient, DescribeInstanceRefreshesCommand, type InstanceRefresh } from "@aws-sdk/client-auto-scaling";
 import { CodeDeployClient, GetDeploymentCommand } from "@aws-sdk/client-codedeploy";
-import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { writeFileSync } from "node:fs";
@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { loadEnvironment } from "../../../../config/load";
 import { deployCommand, formatDeployResult, idleColorNote, type DeployDeps, type DeployOptions } from "../../../../scripts/lib/deploy/deploy";
 import { describeProgress, refreshesStartedByDeploy, waitForRefreshes, type WatchedRefresh } from "../../../../scripts/lib/deploy/instance-refresh";
+import { STACK } from "../../../helpers/aws-fakes";
 import { DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir, type FakeCall } from "../../../helpers/fake-packer";
 
 const ssmMock = mockClient(SSMClient);
@@ -44,14 +45,8 @@ let cdktfPath: string;
 let seenByCdktf: string | undefined;
 
 function publishedStack(): string {
-  return JSON.stringify({
-    environment: "dev",
-    region: "us-east-1",
-    fleets: {
-      blue: { autoScalingGroupName: BLUE_ASG, deploymentGroupName: "b", targetGroupArn: "tb", launchTemplateId: "lt-b" },
-      green: { autoScalingGroupName: GREEN_ASG, deploymentGroupName: "g", targetGroupArn: "tg", launchTemplateId: "lt-g" },
-    },
-  });
+  expect([STACK.fleets.blue.autoScalingGroupName, STACK.fleets.green.autoScalingGroupName]).toEqual([BLUE_ASG, GREEN_ASG]);
+  return JSON.stringify(STACK);
 }
 
 function givenDeployedStack(live: "blue" | "green") {
@@ -110,11 +105,10 @@ beforeEach(() => {
   cdMock.reset();
   cdMock.on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
   stsMock.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/ci" });
-  ssmMock.on(GetParameterCommand).callsFake(async (input: { Name: string }) => {
-    const value = world.params.get(input.Name);
-    if (value === undefined) throw new ParameterNotFound({ message: "not found", $metadata: {} });
-    return { Parameter: { Name: input.Name, Value: value, Version: 1 } };
-  });
+  ssmMock.on(GetParametersCommand).callsFake(async (input: { Names: string[] }) => ({
+    Parameters: input.Names.filter((n) => world.params.has(n)).map((n) => ({ Name: n, Value: world.params.get(n), Version: 1 })),
+    InvalidParameters: input.Names.filter((n) => !world.params.has(n)),
+  }));
   ssmMock.on(PutParameterCommand).callsFake(async (input: { Name: string; Value: string }) => {
     world.params.set(input.Name, input.Value);
     return { Version: 2 };
@@ -314,13 +308,15 @@ describe("npm run deploy on a deployed stack", () => {
     await expect(deployCommand(deps({ cdktf: "/nonexistent/cdktf" }), options())).rejects.toThrow("cdktf CLI not found at /nonexistent/cdktf: run `npm ci`");
   });
 
-  it("cannot follow refreshes when the stack publishes no Auto Scaling groups", async () => {
+  it("cannot follow refreshes when the stack publishes what this checkout does not expect", async () => {
     givenDeployedStack("blue");
     runner.cdktf = () => {
       world.params.set("/webfleet/dev/stack", JSON.stringify({ fleets: {} }));
       return 0;
     };
-    await expect(deployCommand(deps(), options({ skipAmi: true }))).rejects.toThrow(/\/webfleet\/dev\/stack names no Auto Scaling groups/);
+    await expect(deployCommand(deps(), options({ skipAmi: true }))).rejects.toThrow(
+      /SSM \/webfleet\/dev\/stack is not what this checkout expects \(.*fleets\.blue.*\): run npx cdktf deploy webfleet-dev with this checkout/,
+    );
   });
 });
 
@@ -352,7 +348,7 @@ describe("npm run deploy before the stack exists", () => {
     const result = await deployCommand(deps(), options());
     // THEN no parameter was written behind Terraform's back; cdktf got the AMI for both colors
     expect(ssmMock.commandCalls(PutParameterCommand)).toHaveLength(0);
-    expect(cdktfCalls()[0].options.env).toEqual({ WEBFLEET_INITIAL_AMI_BLUE: DEFAULT_AMI, WEBFLEET_INITIAL_AMI_GREEN: DEFAULT_AMI });
+    expect(cdktfCalls()[0].options.env).toEqual({ CHECKPOINT_DISABLE: "1", WEBFLEET_INITIAL_AMI_BLUE: DEFAULT_AMI, WEBFLEET_INITIAL_AMI_GREEN: DEFAULT_AMI });
     expect(result.ami).toMatchObject({ amiId: DEFAULT_AMI, initial: ["blue", "green"], published: [] });
     // AND the old refresh of a group that had no snapshot is not waited for
     expect(result.refreshes).toEqual([]);
@@ -364,7 +360,7 @@ describe("npm run deploy before the stack exists", () => {
       return 0;
     };
     await deployCommand(deps(), options({ env: "pinned" }));
-    expect(cdktfCalls()[0].options.env).toEqual({ WEBFLEET_INITIAL_AMI_GREEN: DEFAULT_AMI });
+    expect(cdktfCalls()[0].options.env).toEqual({ CHECKPOINT_DISABLE: "1", WEBFLEET_INITIAL_AMI_GREEN: DEFAULT_AMI });
   });
 });
 

@@ -2,14 +2,14 @@
  * `npm run ami` end to end, with a fake Packer (FakeRunner) and mocked SSM/STS
  * (aws-sdk-client-mock: the SDK's own request code, no network).
  */
-import { GetParameterCommand, ParameterNotFound, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { GetParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadEnvironment } from "../../../../config/load";
 import { amiCommand, formatAmiResult, type AmiDeps, type AmiOptions } from "../../../../scripts/lib/image/build";
-import { UserError } from "../../../../scripts/lib/cli";
+import { CliError } from "../../../../scripts/lib/cli/errors";
 import { PackerBuildError } from "../../../../scripts/lib/image/packer";
 import { appendToManifest, DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir } from "../../../helpers/fake-packer";
 
@@ -18,16 +18,18 @@ const stsMock = mockClient(STSClient);
 const configDir = tempConfigDir();
 afterAll(removeTempDirs);
 
-function notFound(): ParameterNotFound {
-  return new ParameterNotFound({ message: "Parameter not found", $metadata: {} });
+/** SSM holds these parameters (name → value, version 7); GetParameters answers the ones asked for. */
+function givenParameters(values: Record<string, string>) {
+  ssmMock.on(GetParametersCommand).callsFake((input: { Names: string[] }) => ({
+    Parameters: input.Names.filter((n) => n in values).map((n) => ({ Name: n, Value: values[n], Version: 7 })),
+    InvalidParameters: input.Names.filter((n) => !(n in values)),
+  }));
+  ssmMock.on(PutParameterCommand).resolves({ Version: 8 });
 }
 
 /** SSM as a deployed dev stack has it: `live` serving, both AMI parameters present. */
 function givenDeployedStack(live: "blue" | "green" | null = "blue", existing: string[] = ["/webfleet/dev/ami/blue", "/webfleet/dev/ami/green"]) {
-  ssmMock.on(GetParameterCommand).rejects(notFound());
-  if (live) ssmMock.on(GetParameterCommand, { Name: "/webfleet/dev/live-color" }).resolves({ Parameter: { Value: live, Version: 3 } });
-  for (const name of existing) ssmMock.on(GetParameterCommand, { Name: name }).resolves({ Parameter: { Value: "ami-0ffffffffffffffff", Version: 7 } });
-  ssmMock.on(PutParameterCommand).resolves({ Version: 8 });
+  givenParameters({ ...(live ? { "/webfleet/dev/live-color": live } : {}), ...Object.fromEntries(existing.map((n) => [n, "ami-0ffffffffffffffff"])) });
 }
 
 let runner: FakeRunner;
@@ -92,11 +94,16 @@ describe("npm run ami", () => {
     expect(formatAmiResult(result).join("\n")).toContain("npm run deploy -- --env dev --skip-ami");
   });
 
-  it("publishes to the color named with --color without reading the live color", async () => {
+  it("publishes to the color named with --color, even the live one", async () => {
     givenDeployedStack("blue");
     await amiCommand(deps(), options({ color: "blue" }));
     expect(puts()[0].args[0].input.Name).toBe("/webfleet/dev/ami/blue");
-    expect(ssmMock.commandCalls(GetParameterCommand).map((c) => c.args[0].input.Name)).not.toContain("/webfleet/dev/live-color");
+  });
+
+  it("reads what the environment published once, before the build", async () => {
+    givenDeployedStack("blue");
+    await amiCommand(deps(), options());
+    expect(ssmMock.commandCalls(GetParametersCommand)).toHaveLength(1);
   });
 
   it("runs init, validate and build in the packer folder, with the environment's variables", async () => {
@@ -120,7 +127,7 @@ describe("npm run ami", () => {
   });
 
   it("builds an arm64 image in the environment's region when the environment is Graviton", async () => {
-    ssmMock.on(GetParameterCommand).rejects(notFound());
+    givenParameters({});
     runner.build = { artifactId: `eu-west-1:${DEFAULT_AMI}` };
     const result = await amiCommand(deps(), options({ env: "graviton", publish: false }));
     expect(runner.callsOf("packer", "build")[0].args).toEqual(expect.arrayContaining(["architecture=arm64", "region=eu-west-1"]));
@@ -167,7 +174,7 @@ describe("npm run ami", () => {
 
 describe("npm run ami refuses, before building, when", () => {
   it("the color's AMI is pinned in the environment file", async () => {
-    ssmMock.on(GetParameterCommand).rejects(notFound());
+    givenParameters({});
     const run = amiCommand(deps(), options({ env: "pinned", color: "blue" }));
     await expect(run).rejects.toThrow(/ami.blue is pinned to ami-0bbbbbbbbbbbbbbbb in .*pinned.yaml/);
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
@@ -176,8 +183,7 @@ describe("npm run ami refuses, before building, when", () => {
 
   it("the idle color is pinned", async () => {
     // GIVEN green is live in the pinned environment, so blue (pinned) is idle
-    ssmMock.on(GetParameterCommand).rejects(notFound());
-    ssmMock.on(GetParameterCommand, { Name: "/webfleet/pinned/live-color" }).resolves({ Parameter: { Value: "green", Version: 1 } });
+    givenParameters({ "/webfleet/pinned/live-color": "green" });
     await expect(amiCommand(deps(), options({ env: "pinned" }))).rejects.toThrow(/pinned .*--color green/);
     expect(runner.callsOf("packer", "build")).toHaveLength(0);
   });
@@ -276,8 +282,8 @@ describe("npm run ami publishes nothing when the build", () => {
     const error = await amiCommand(deps({ signal: controller.signal }), options()).catch((e: unknown) => e);
     // THEN it reports the interruption, exits 130, and publishes nothing
     expect(error).toBeInstanceOf(PackerBuildError);
-    expect((error as UserError).message).toMatch(/build interrupted.*nothing was published/);
-    expect((error as UserError).exitCode).toBe(130);
+    expect((error as CliError).message).toMatch(/build interrupted.*nothing was published/);
+    expect((error as CliError).exitCode).toBe(130);
     expect(puts()).toHaveLength(0);
   });
 

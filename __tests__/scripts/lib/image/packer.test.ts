@@ -15,7 +15,7 @@ import {
   unescapeMachineReadable,
   type PackerManifest,
 } from "../../../../scripts/lib/image/packer";
-import { parseToolVersion } from "../../../../scripts/lib/cli";
+import { parseToolVersion } from "../../../../scripts/lib/cli/tools";
 
 describe("the -machine-readable output", () => {
   test.each([

@@ -4,7 +4,6 @@ import {
   START_SECONDS,
   defaultTimeoutMinutes,
   estimateDuration,
-  formatDuration,
   formatEstimate,
   hookTime,
 } from "../../../../scripts/lib/release/estimate";
@@ -86,17 +85,6 @@ describe("what release prints", () => {
     expect(text).toContain("AllowTraffic 20 s (health check 10 s × 2)");
     expect(text).toContain("hooks (2 scripts) ≈ 10 s typical, 1 min 5 s if every one runs to its timeout");
     expect(text).toContain("typical ≈ 5 min 15 s · worst case ≈ 8 min 55 s");
-  });
-
-  test.each`
-    seconds | text
-    ${0}    | ${"0 s"}
-    ${59.6} | ${"1 min"}
-    ${75}   | ${"1 min 15 s"}
-    ${3600} | ${"1 h"}
-    ${3930} | ${"1 h 6 min"}
-  `("formats $seconds s as '$text'", ({ seconds, text }) => {
-    expect(formatDuration(seconds)).toBe(text);
   });
 
   test.each`

@@ -21,7 +21,7 @@ import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { parseReleaseArgs } from "../../../../scripts/lib/release/options";
 import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../../scripts/lib/release/flow";
 import type { Signal } from "../../../../scripts/lib/release/deploy-watch";
-import { EXIT } from "../../../../scripts/lib/release/errors";
+import { EXIT } from "../../../../scripts/lib/cli/errors";
 import {
   FakeClock,
   FakeOutput,
@@ -198,7 +198,7 @@ describe("release to the live color, in place", () => {
     const w = world();
     scriptDeployments(w.cdMock, { "d-1": [running(), halfway, succeeded] });
 
-    expect(await release(w, "--strategy", "one-at-a-time")).toBe(EXIT.released);
+    expect(await release(w, "--strategy", "one-at-a-time")).toBe(EXIT.ok);
 
     const put = w.s3Mock.commandCalls(PutObjectCommand);
     expect(put).toHaveLength(1);
@@ -233,7 +233,7 @@ describe("release to the live color, in place", () => {
   it("GIVEN the bundle is already in the bucket THEN nothing is uploaded and its ETag is used", async () => {
     const w = world({ uploaded: true, inService: 4 });
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
-    expect(await release(w, "--strategy", "min-healthy=75%")).toBe(EXIT.released);
+    expect(await release(w, "--strategy", "min-healthy=75%")).toBe(EXIT.ok);
     expect(w.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
     const input = w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input;
     expect(input.revision?.s3Location?.eTag).toBe("etag-old");
@@ -244,7 +244,7 @@ describe("release to the live color, in place", () => {
     const w = world();
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     const sha = "0123456789abcdef0123456789abcdef01234567";
-    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--github", `acme/site@${sha}`]), ENV, w.deps)).toBe(EXIT.released);
+    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--github", `acme/site@${sha}`]), ENV, w.deps)).toBe(EXIT.ok);
     expect(w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input.revision).toEqual({
       revisionType: "GitHub",
       gitHubLocation: { repository: "acme/site", commitId: sha },
@@ -304,7 +304,7 @@ describe("a failed release", () => {
       "d-RB": rolledBack,
     });
 
-    expect(await release(w)).toBe(EXIT.rolledBack);
+    expect(await release(w)).toBe(EXIT.failed);
 
     const text = w.out.all;
     expect(text).toContain("✗ deployment d-1 Failed (HEALTH_CONSTRAINTS): The overall deployment failed");
@@ -322,7 +322,7 @@ describe("a failed release", () => {
       "d-RB": rolledBack,
     });
 
-    expect(await release(w)).toBe(EXIT.rolledBack);
+    expect(await release(w)).toBe(EXIT.failed);
 
     const text = w.out.all;
     expect(text).not.toContain("no progress per instance");
@@ -345,7 +345,7 @@ describe("a failed release", () => {
       "d-RB": rolledBack,
     });
 
-    expect(await release(w)).toBe(EXIT.rolledBack);
+    expect(await release(w)).toBe(EXIT.failed);
 
     const text = w.out.all;
     expect(text).not.toContain("no progress per instance");
@@ -403,7 +403,7 @@ describe("timeouts", () => {
       return { status: "Pending", statusMessage: "Stop requested" };
     });
 
-    expect(await release(w, "--timeout-minutes", "1")).toBe(EXIT.rolledBack);
+    expect(await release(w, "--timeout-minutes", "1")).toBe(EXIT.failed);
 
     expect(w.cdMock.commandCalls(StopDeploymentCommand)[0].args[0].input).toEqual({ deploymentId: "d-1", autoRollbackEnabled: true });
     expect(w.clock.nowMs - Date.parse("2025-05-01T10:00:00Z")).toBeGreaterThanOrEqual(60_000);
@@ -436,7 +436,7 @@ describe("throttling", () => {
     const w = world();
     const script = scriptDeployments(w.cdMock, { "d-1": [running(), succeeded] });
     script.failNext("d-1", [throttled(), throttled()]);
-    expect(await release(w)).toBe(EXIT.released);
+    expect(await release(w)).toBe(EXIT.ok);
     expect(w.clock.sleeps.slice(0, 3)).toEqual([10_000, 20_000, 10_000]);
     expect(w.out.all).toContain("(GetDeployment: ThrottlingException; next poll in 10 s)");
   });
@@ -471,7 +471,7 @@ describe("throttling", () => {
     const w = world();
     scriptDeployments(w.cdMock, { "d-1": [running(), succeeded] });
     w.cdMock.on(ListDeploymentTargetsCommand).rejects(denied());
-    expect(await release(w)).toBe(EXIT.released);
+    expect(await release(w)).toBe(EXIT.ok);
     expect(w.out.all).toContain("(no progress per instance: AccessDeniedException: denied; showing counts only)");
     expect(w.out.all).toContain("instances: 2 succeeded");
   });
@@ -508,11 +508,11 @@ describe("Ctrl-C", () => {
     await expect(stale).rejects.toThrow("Remove it, then release again: npm run release -- --env dev --force-unlock");
 
     // WHEN --force-unlock runs THEN the lock is gone and the next release goes ahead
-    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.released);
+    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.ok);
     expect(w.params.has(LOCK)).toBe(false);
     w.cdMock.on(CreateDeploymentCommand).resolves({ deploymentId: "d-2" });
     script.replace("d-2", [succeeded]);
-    expect(await release(w)).toBe(EXIT.released);
+    expect(await release(w)).toBe(EXIT.ok);
     expect(w.params.has(LOCK)).toBe(false);
   });
 
@@ -537,7 +537,7 @@ describe("Ctrl-C", () => {
     });
     w.answers.push("s");
     w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
-    expect(await release(w)).toBe(EXIT.rolledBack);
+    expect(await release(w)).toBe(EXIT.failed);
     expect(w.out.all).toContain("stopped at your request: stopping d-1 and rolling back");
   });
 
@@ -546,7 +546,7 @@ describe("Ctrl-C", () => {
     scriptDeployments(w.cdMock, { "d-1": [running(), running(), halfway, succeeded] });
     w.answers.push("");
     w.clock.onSleep = (n) => n === 1 && w.interrupts.queue.push("SIGINT");
-    expect(await release(w)).toBe(EXIT.released);
+    expect(await release(w)).toBe(EXIT.ok);
     expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
   });
 
@@ -581,7 +581,7 @@ describe("refusals change nothing", () => {
 
   it("GIVEN --dry-run THEN it prints the plan and the estimate, takes no lock and changes nothing", async () => {
     const w = world({ inService: 4 });
-    expect(await release(w, "--dry-run", "--strategy", "half-at-a-time")).toBe(EXIT.released);
+    expect(await release(w, "--dry-run", "--strategy", "half-at-a-time")).toBe(EXIT.ok);
     expect(changed(w)).toEqual(nothing);
     expect(w.out.all).toContain("strategy: half-at-a-time → CodeDeployDefault.HalfAtATime");
     expect(w.out.all).toContain("estimate: 4 instances, 2 at a time → 2 batches");
@@ -599,7 +599,9 @@ describe("refusals change nothing", () => {
 
   it("GIVEN the stack is not deployed THEN it says so and how to deploy it", async () => {
     const w = world({ params: { "/webfleet/dev/stack": undefined } });
-    await expect(release(w)).rejects.toThrow("webfleet-dev is not deployed (SSM /webfleet/dev/stack not found): run npx cdktf deploy webfleet-dev");
+    await expect(release(w)).rejects.toThrow(
+      "webfleet-dev is not deployed (SSM /webfleet/dev/stack not found): run npm run deploy -- --env dev (it bakes the web AMI first)",
+    );
     expect(changed(w)).toEqual(nothing);
   });
 
@@ -653,7 +655,7 @@ describe("refusals change nothing", () => {
 
   it("GIVEN only finished instance refreshes THEN it releases", async () => {
     const w = world({ refreshes: [{ InstanceRefreshId: "r-old", Status: "Successful", PercentageComplete: 100 }] });
-    expect(await release(w, "--dry-run")).toBe(EXIT.released);
+    expect(await release(w, "--dry-run")).toBe(EXIT.ok);
   });
 
   it("GIVEN the live color parameter holds nonsense THEN it says what is valid and how to fix it", async () => {
@@ -673,7 +675,7 @@ describe("refusals change nothing", () => {
 describe("--force-unlock", () => {
   it("GIVEN a stale lock THEN it is removed, its holder named, and nothing else happens", async () => {
     const w = world({ params: { [LOCK]: JSON.stringify({ id: "x", user: "alice", host: "laptop-7", startedAt: "2025-05-01T08:00:00.000Z" }) } });
-    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.released);
+    expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.ok);
     expect(w.params.has(LOCK)).toBe(false);
     expect(w.out.all).toContain("removed the release lock of dev, held by alice on host laptop-7");
     expect(w.cdMock.commandCalls(CreateDeploymentCommand)).toHaveLength(0);

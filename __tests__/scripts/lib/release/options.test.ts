@@ -1,4 +1,5 @@
-import { USAGE, parseReleaseArgs } from "../../../../scripts/lib/release/options";
+import { helpText, HelpRequested } from "../../../../scripts/lib/cli/command";
+import { RELEASE_COMMAND, parseReleaseArgs } from "../../../../scripts/lib/release/options";
 import { parseGitHubRevision, revisionLocation } from "../../../../scripts/lib/revision/source";
 
 describe("release flags", () => {
@@ -23,7 +24,7 @@ describe("release flags", () => {
     ${["--env", "dev", "--on-timeout", "leave"]}            | ${"onTimeout"}          | ${"leave"}
     ${["--env", "dev", "--file-exists-behavior", "retain"]} | ${"fileExistsBehavior"} | ${"RETAIN"}
     ${["--env", "dev", "--force-unlock"]}                   | ${"forceUnlock"}        | ${true}
-    ${["-h"]}                                               | ${"help"}               | ${true}
+    ${["--env", "dev", "--dry-run", "--instances", "4"]}    | ${"instances"}          | ${4}
   `("reads $argv: $field = $value", ({ argv, field, value }) => {
     expect(parseReleaseArgs(argv)[field as "env"]).toEqual(value);
   });
@@ -31,14 +32,16 @@ describe("release flags", () => {
   test.each`
     argv                                                               | message
     ${[]}                                                              | ${"--env is required"}
-    ${["--env"]}                                                       | ${"--env needs a value"}
-    ${["--env", "dev", "--stratgy", "x"]}                              | ${"unknown option '--stratgy'; valid options: --env, --strategy"}
-    ${["--env", "dev", "extra"]}                                       | ${"unexpected argument 'extra'"}
-    ${["--env", "dev", "--dry-run=yes"]}                               | ${"--dry-run takes no value"}
-    ${["--env", "dev", "--timeout-minutes", "soon"]}                   | ${"--timeout-minutes 'soon' must be a number of minutes from 1 to 1440"}
+    ${["--env"]}                                                       | ${"option '--env <name>' argument missing"}
+    ${["--env", "dev", "--stratgy", "x"]}                              | ${"unknown option '--stratgy'\n(Did you mean --strategy?)"}
+    ${["--env", "dev", "extra"]}                                       | ${"too many arguments"}
+    ${["--env", "dev", "--dry-run=yes"]}                               | ${"--dry-run takes no value (got 'yes')"}
+    ${["--env", "dev", "--timeout-minutes", "soon"]}                   | ${"--timeout-minutes 'soon': must be a whole number from 1 to 1440"}
     ${["--env", "dev", "--timeout-minutes", "0"]}                      | ${"--timeout-minutes '0'"}
-    ${["--env", "dev", "--on-timeout", "panic"]}                       | ${"--on-timeout 'panic' must be rollback"}
-    ${["--env", "dev", "--file-exists-behavior", "clobber"]}           | ${"--file-exists-behavior 'clobber' must be disallow, overwrite or retain"}
+    ${["--env", "dev", "--on-timeout", "panic"]}                       | ${"--on-timeout 'panic': must be one of rollback, leave"}
+    ${["--env", "dev", "--file-exists-behavior", "clobber"]}           | ${"--file-exists-behavior 'clobber': must be disallow, overwrite, retain"}
+    ${["--env", "dev", "--instances", "4"]}                            | ${"--instances 4 only previews a plan: add --dry-run"}
+    ${["--env", "dev", "--dry-run", "--instances", "0"]}               | ${"--instances '0': must be a whole number from 1 to 1000"}
     ${["--env", "dev", "--env", "prod"]}                               | ${"--env is given twice ('dev' and 'prod')"}
     ${["--env", "dev", "--github", "a/b@x", "--revision-dir", "app"]}  | ${"--github and --revision-dir are two revisions"}
     ${["--env", "dev", "--force-unlock", "--strategy", "all-at-once"]} | ${"--force-unlock only removes a stale lock"}
@@ -49,8 +52,13 @@ describe("release flags", () => {
 
 describe("the help", () => {
   it("GIVEN --help THEN --file-exists-behavior says the appspec's value wins and a different one is refused", () => {
-    expect(USAGE).toContain("--file-exists-behavior <value>");
-    expect(USAGE).toContain("the appspec's value wins, so a different one is refused");
+    const help = helpText(RELEASE_COMMAND).replace(/\s+/g, " ");
+    expect(help).toContain("--file-exists-behavior <disallow|overwrite|retain>");
+    expect(help).toContain("the appspec's value wins, so a different one is refused");
+  });
+
+  test.each([["-h"], ["--help"]])("GIVEN %s THEN the help is asked for, whatever else is missing", (flag) => {
+    expect(() => parseReleaseArgs([flag])).toThrow(HelpRequested);
   });
 });
 

@@ -1,0 +1,142 @@
+/**
+ * Every npm command, as a user meets it: --help with usage, defaults, examples and exit codes;
+ * a bad option is one line and exit 2; results on stdout, progress on stderr. Run in-process
+ * through the same toolkit the commands use (no AWS, no tsx start-up per case).
+ */
+import { EventEmitter } from "node:events";
+import { readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { executeCommand, type CommandSpec, type OptionSpecs } from "../../scripts/lib/cli/command";
+import { command as ami } from "../../scripts/ami";
+import { command as deploy } from "../../scripts/deploy";
+import { command as release } from "../../scripts/release";
+import { command as revisionCheck } from "../../scripts/revision-check";
+import { command as synth } from "../../scripts/synth";
+import { command as bench } from "../../bench/synth.bench";
+
+const ROOT = resolve(__dirname, "../..");
+const COMMANDS: Array<[string, CommandSpec<OptionSpecs>]> = [
+  ["ami", ami as never],
+  ["deploy", deploy as never],
+  ["release", release as never],
+  ["revision:check", revisionCheck as never],
+  ["synth", synth as never],
+  ["bench", bench as never],
+];
+
+class Sink {
+  text = "";
+  write(s: string) {
+    this.text += s;
+    return true;
+  }
+}
+
+async function run(spec: CommandSpec<OptionSpecs>, argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const stdout = new Sink();
+  const stderr = new Sink();
+  const saved = { ...process.env };
+  Object.assign(process.env, env);
+  try {
+    const code = await executeCommand(spec, argv, { stdout, stderr, signals: new EventEmitter() as never, exit: () => undefined });
+    return { code, stdout: stdout.text, stderr: stderr.text };
+  } finally {
+    process.env = saved;
+  }
+}
+
+const STACK_TRACE = /^\s+at .+:\d+:\d+\)?$/m;
+
+describe("every command", () => {
+  it("is an npm script named like its spec", () => {
+    const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    for (const [name] of COMMANDS) expect(Object.keys(scripts)).toContain(name);
+  });
+
+  test.each(COMMANDS)("%s --help shows usage, options with defaults, examples and exit codes", async (name, spec) => {
+    const r = await run(spec, ["--help"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain(`Usage: npm run ${name} --`);
+    expect(r.stdout).toContain("-h, --help");
+    expect(r.stdout).toMatch(/\nExamples:\n {2}npm run /);
+    expect(r.stdout).toMatch(/\nExit codes:\n\s+0 {2}/);
+    expect(r.stdout).toMatch(/\s2 {2}\S/);
+  });
+
+  test.each(COMMANDS)("%s refuses an unknown option in one line, exit 2, no stack trace", async (_name, spec) => {
+    const r = await run(spec, ["--no-such-option"]);
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr.trim().split("\n")[0]).toMatch(/^error: unknown option '--no-such-option'/);
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+  });
+
+  test.each([
+    ["ami", ami],
+    ["deploy", deploy],
+    ["release", release],
+  ])("%s names the environment it is missing, exit 2", async (_name, spec) => {
+    const r = await run(spec as never, []);
+    expect(r).toMatchObject({ code: 2, stdout: "" });
+    expect(r.stderr).toMatch(/^error: --env is required: the environment: config\/<name>\.yaml \(for example --env dev\)/);
+  });
+
+  test.each([
+    ["ami", ami],
+    ["deploy", deploy],
+    ["release", release],
+    ["synth", synth],
+  ])("%s refuses an unknown environment with the valid ones, exit 2", async (_name, spec) => {
+    const r = await run(spec as never, ["--env", "staging"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("error: unknown environment 'staging': no config/staging.yaml; valid environments: dev, prod");
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+  });
+});
+
+describe("npm run release -- --dry-run --instances N", () => {
+  // No AWS at all: an endpoint nobody answers and no credentials.
+  const offline = {
+    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+    AWS_ACCESS_KEY_ID: "",
+    AWS_SECRET_ACCESS_KEY: "",
+    AWS_PROFILE: "",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+
+  it("previews the plan and the estimate with no AWS account, lists what it did not check, and exits 0", async () => {
+    const r = await run(release as never, ["--env", "dev", "--strategy", "one-at-a-time", "--dry-run", "--instances", "4"], offline);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("offline preview: 4 instances (--instances), nothing read from AWS");
+    expect(r.stderr).toContain("strategy: one-at-a-time → CodeDeployDefault.OneAtATime");
+    expect(r.stderr).toContain("typical ≈ 5 min 15 s · worst case ≈ 8 min 55 s");
+    expect(r.stderr).toMatch(/not checked:\n {2}- AWS credentials: not asked \(offline preview\)/);
+    expect(r.stderr).toContain("pre-flight: no blocker found");
+  });
+
+  it("with --json prints the plan for programs on stdout, the estimate in seconds", async () => {
+    const r = await run(release as never, ["--env", "dev", "--strategy", "min-healthy=75%", "--dry-run", "--instances", "8", "--json"], offline);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan).toMatchObject({
+      environment: "dev",
+      strategy: "min-healthy=75%",
+      offline: true,
+      fleetSize: 8,
+      steps: [{ kind: "deploy", deploymentConfigName: "webfleet-dev-min-healthy-75-percent", batchSize: 2 }],
+      blockers: [],
+    });
+    expect(plan.fullTrafficSeconds).toBeGreaterThan(0);
+    expect(plan.worstCaseSeconds).toBeGreaterThanOrEqual(plan.fullTrafficSeconds);
+    expect(typeof plan.rollbackSeconds).toBe("number");
+  });
+
+  it("without --instances and without credentials lists the blocker and how to preview offline, exit 2", async () => {
+    const r = await run(release as never, ["--env", "dev", "--dry-run"], { ...offline, AWS_ACCESS_KEY_ID: "AKIAEXAMPLE", AWS_SECRET_ACCESS_KEY: "x" });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("a real run would stop here:");
+    expect(r.stderr).toContain("--dry-run --instances <n>");
+    expect(r.stderr).not.toMatch(STACK_TRACE);
+  }, 30_000);
+});
