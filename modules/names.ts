@@ -57,8 +57,24 @@ export function releaseParameters(env: string) {
     smokeTestKey: `${root}/smoke-test-key`,
     /** Present while a release runs; created with Overwrite=false, so a second release is refused. */
     releaseLock: `${root}/release-lock`,
+    /**
+     * Where the holder of the release lock is mirrored while a release (or a nightly rollout,
+     * or a teardown) holds it: one parameter, `${root}/lock/holder`, whose value is the holder's
+     * JSON ({ id, user, host, startedAt, ... }). The stack's plan reads the folder with
+     * aws_ssm_parameters_by_path (an empty list when nobody holds the lock, so the read never
+     * fails) and refuses to plan while it is held by anyone but the run whose id is passed in
+     * the Terraform variable {@link LOCK_ID_VARIABLE}.
+     */
+    lockFolder: `${root}/lock/`,
+    lockHolder: `${root}/lock/holder`,
   } as const;
 }
+
+/**
+ * The Terraform variable through which the lock's own holder (a nightly rollout, a teardown)
+ * passes the plan-time lock check: `TF_VAR_release_lock_id=<lock id> cdktf deploy ...`.
+ */
+export const LOCK_ID_VARIABLE = "release_lock_id";
 
 /**
  * What the deployed stack publishes about itself (SSM parameter `releaseParameters(env).stack`,
