@@ -28,7 +28,7 @@ import {
   type TargetStatus,
 } from "@aws-sdk/client-codedeploy";
 import type { PublishedStack } from "../../modules/names";
-import type { Clock, Output } from "../../scripts/lib/release/deploy-watch";
+import type { Clock, Output } from "../../scripts/lib/release/runtime";
 
 export const T0 = Date.parse("2025-05-01T10:00:00Z");
 

@@ -15,7 +15,9 @@ import { stackName, type Color, type MinimumHealthyHosts, type PublishedStack } 
 import { formatProblems, validateAppSpec } from "../revision/appspec";
 import type { FileExistsBehavior, ReleaseOptions } from "./options";
 import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "../revision/bundle";
-import { executeDeployStep, say, type Clock, type Interrupts, type Output, type PollPolicy, type Prompt, type StepResult } from "./deploy-watch";
+import { say, type Clock, type Interrupts, type Output, type Prompt, type StepResult } from "./runtime";
+import type { PollPolicy } from "./codedeploy/poller";
+import { executeDeployStep } from "./steps/deploy";
 import { EXIT, CliError, type ExitCode } from "../cli/errors";
 import { defaultTimeoutMinutes, formatEstimate, hookTime, type HookTime } from "./estimate";
 import { formatDuration } from "../cli/duration";

@@ -20,7 +20,7 @@ import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { parseReleaseArgs } from "../../../../scripts/lib/release/options";
 import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../../scripts/lib/release/flow";
-import type { Signal } from "../../../../scripts/lib/release/deploy-watch";
+import type { Signal } from "../../../../scripts/lib/release/runtime";
 import { EXIT } from "../../../../scripts/lib/cli/errors";
 import {
   FakeClock,

@@ -1,6 +1,6 @@
-import { ProgressTracker, formatFailures, toTargetView, type TargetView } from "../../../../scripts/lib/release/progress";
+import { ProgressTracker, formatFailures, toTargetView, type TargetView } from "../../../../../scripts/lib/release/codedeploy/progress";
 import type { TargetStatus } from "@aws-sdk/client-codedeploy";
-import { events, skipped } from "../../../helpers/aws-fakes";
+import { events, skipped } from "../../../../helpers/aws-fakes";
 
 const view = (id: string, status: TargetStatus, evs: ReturnType<typeof events>): TargetView =>
   toTargetView({ deploymentTargetType: "InstanceTarget", instanceTarget: { targetId: id, status, lifecycleEvents: evs } })!;

@@ -3,7 +3,7 @@
  * watcher hands in what CodeDeploy reported, the tracker returns only what changed since.
  */
 import type { DeploymentOverview, DeploymentTarget } from "@aws-sdk/client-codedeploy";
-import { formatDuration } from "../cli/duration";
+import { formatDuration } from "../../cli/duration";
 
 export interface EventView {
   readonly name: string;

@@ -1,4 +1,4 @@
-import { interruptAction, leftRunningMessage } from "../../../../scripts/lib/release/interrupt";
+import { interruptAction, leftRunningMessage } from "../../../../../scripts/lib/release/codedeploy/interrupt";
 
 describe("what Ctrl-C does", () => {
   test.each`
