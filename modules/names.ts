@@ -86,7 +86,11 @@ export interface PublishedStack {
   readonly applicationName: string;
   readonly revisionBucket: string;
   readonly siteUrl: string;
+  /** The listener that carries the site's traffic: a release switches its weights (ModifyListener). */
+  readonly listenerArn: string;
   readonly alarmTopicArn: string;
+  /** Each color's alarms: a release watches the new color's while it bakes. */
+  readonly alarmNames: Readonly<Record<Color, readonly string[]>>;
   readonly fleets: Record<Color, PublishedFleet>;
   /** Strategy key (`all-at-once`, `min-healthy=75%`, ...) → CodeDeploy deployment config name. */
   readonly deploymentConfigs: Record<string, string>;

@@ -118,7 +118,9 @@ export class WebfleetStack extends TerraformStack {
       applicationName: application.applicationName,
       revisionBucket: revisions.bucketName,
       siteUrl: lb.siteUrl,
+      listenerArn: lb.listener.arn,
       alarmTopicArn: alarms.topicArn,
+      alarmNames: alarms.alarmNames,
       fleets: Object.fromEntries(
         COLORS.map((color) => [
           color,

@@ -64,7 +64,9 @@ export const STACK: PublishedStack = {
   applicationName: "webfleet-dev",
   revisionBucket: "webfleet-dev-revisions-123456789012",
   siteUrl: "http://webfleet-dev-123.us-east-1.elb.amazonaws.com/",
+  listenerArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/webfleet-dev/1/2",
   alarmTopicArn: "arn:aws:sns:us-east-1:123456789012:webfleet-dev-alarms",
+  alarmNames: { blue: ["webfleet-dev-blue-5xx", "webfleet-dev-blue-unhealthy-hosts"], green: ["webfleet-dev-green-5xx", "webfleet-dev-green-unhealthy-hosts"] },
   fleets: {
     blue: {
       autoScalingGroupName: "webfleet-dev-blue",

@@ -35,7 +35,9 @@ export function expectedStack(env: EnvironmentInfo): PublishedStack {
     applicationName: prefix,
     revisionBucket: `(the ${prefix} revision bucket)`,
     siteUrl: "(the load balancer's address)",
+    listenerArn: `(the listener of ${prefix})`,
     alarmTopicArn: `(topic ${prefix}-events)`,
+    alarmNames: Object.fromEntries(COLORS.map((c) => [c, [`${prefix}-${c}-5xx`, `${prefix}-${c}-unhealthy-hosts`]])) as Record<Color, string[]>,
     fleets: Object.fromEntries(COLORS.map((c) => [c, fleet(c)])) as Record<Color, PublishedFleet>,
     deploymentConfigs: {
       ...PREDEFINED_STRATEGIES,
