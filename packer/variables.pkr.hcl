@@ -1,6 +1,7 @@
 # Inputs of the webfleet AMI build. `npm run ami` sets environment, region, architecture
-# and git_commit from config/<env>.yaml and git; the rest have defaults that suit every
-# environment and are overridden only by hand (`packer build -var name=value .`).
+# and git_commit from config/<env>.yaml and git, health_path from modules/names.ts, and
+# ssh_interface, subnet_id and iam_instance_profile from its options; the rest have defaults
+# that suit every environment and are overridden only by hand (`packer build -var name=value .`).
 
 variable "environment" {
   type        = string
@@ -62,6 +63,11 @@ variable "php_version" {
   }
 }
 
+variable "health_path" {
+  type        = string
+  description = "URL path of the health endpoint the target groups probe (HEALTH_CHECK.path in modules/names.ts, which npm run ami passes): served by PHP-FPM outside the web root, checked by verify-image.sh."
+}
+
 variable "git_commit" {
   type        = string
   description = "Commit of the webfleet repository the image was built from; tags the AMI."
@@ -104,13 +110,13 @@ variable "ssh_interface" {
 
 variable "iam_instance_profile" {
   type        = string
-  description = "Instance profile of the build instance. Empty with session_manager: Packer creates a temporary one allowing only what the SSM agent needs."
+  description = "Instance profile (its name) of the build instance; with session_manager it needs AmazonSSMManagedInstanceCore. Empty with session_manager: Packer creates a temporary one allowing only what the SSM agent needs, and deletes it after the build."
   default     = ""
 }
 
 variable "subnet_id" {
   type        = string
-  description = "Subnet of the build instance; empty uses the default VPC (with session_manager a private subnet with a route to SSM works too)."
+  description = "Subnet of the build instance. Empty: a subnet of the region's default VPC, with a public address. Given: the subnet decides about a public address, except over public_ip SSH, which always gets one; with session_manager a private subnet that reaches SSM (NAT or VPC endpoints) works."
   default     = ""
 }
 
@@ -118,4 +124,33 @@ variable "manifest_path" {
   type        = string
   description = "Where the manifest post-processor appends this run's artifact (the AMI ids); relative to the working directory."
   default     = "manifest.json"
+}
+
+variable "source_ami" {
+  type        = string
+  description = "The exact Amazon Linux 2023 AMI to start from (npm run nightly passes the one its build key was computed from); empty picks the newest matching al2023-ami-2023.*-kernel-<kernel_version>-<arch>."
+  default     = ""
+
+  validation {
+    condition     = var.source_ami == "" || can(regex("^ami-[0-9a-f]{8}([0-9a-f]{9})?$", var.source_ami))
+    error_message = "The source_ami variable must be empty or an AMI id such as ami-0123456789abcdef0."
+  }
+}
+
+variable "build_key" {
+  type        = string
+  description = "What the image was built from, as one hash (npm run nightly computes it before Packer starts, and skips the build when the newest image has it); tags the AMI as BuildKey."
+  default     = ""
+}
+
+variable "source_release" {
+  type        = string
+  description = "The Amazon Linux 2023 release of the source AMI (2023.6.20241212.0); tags the AMI as Al2023Release."
+  default     = ""
+}
+
+variable "package_manifest_path" {
+  type        = string
+  description = "Where the build's package list (rpm name, version-release, one a line, sorted) is downloaded to, relative to packer/; npm run nightly keeps it with the image."
+  default     = "packages.txt"
 }

@@ -168,8 +168,8 @@ region: us-east-1
 network: { mode: default-vpc }
 instanceType: t3.micro
 capacity:
-  blue: { min: 2, desired: 2, max: 4 }
-  green: { min: 0, desired: 0, max: 4 }
+  live: { min: 2, desired: 2, max: 4 }
+  idle: { min: 0, desired: 0, max: 4 }
 `;
 
 /** A config folder with `dev` (both colors from parameters), `pinned` (blue pinned) and `graviton` (arm64). */

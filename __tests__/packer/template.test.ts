@@ -6,12 +6,30 @@
 import { parse } from "@cdktf/hcl2json";
 import { execFileSync, spawnSync } from "node:child_process";
 import { describeWithTool, missingProgram } from "../helpers/tools";
-import { accessSync, constants, readdirSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { PACKER_DIR, packerVariables } from "../../scripts/lib/image/packer";
 
 type Json = Record<string, unknown>;
 type Block = Record<string, unknown>;
+
+interface SchemaField {
+  readonly type: string;
+  readonly of?: string;
+}
+interface Schema {
+  readonly source: string;
+  readonly post_processor_manifest: Record<string, SchemaField>;
+  readonly structs: Record<string, Record<string, SchemaField>>;
+}
+/**
+ * The Amazon plugin's amazon-ebs builder, attribute by attribute, read from its generated HCL2
+ * spec (shared/reference/README.md, beside the checkout); WEBFLEET_PACKER_SCHEMA points elsewhere.
+ */
+const SCHEMA_FILE = process.env.WEBFLEET_PACKER_SCHEMA ?? resolve(PACKER_DIR, "../../shared/reference/packer-amazon-ebs-schema.json");
+const SCHEMA: Schema = existsSync(SCHEMA_FILE) ? JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) : { source: "", post_processor_manifest: {}, structs: {} };
+const AMAZON_PLUGIN_PIN = "= 1.8.2";
 
 const HCL_FILES = readdirSync(PACKER_DIR)
   .filter((f) => f.endsWith(".pkr.hcl"))
@@ -72,12 +90,15 @@ describeWithTool("packer fmt of the template", missingProgram("packer", "run npm
 });
 
 describe("the template", () => {
-  it("needs Packer >= 1.10 and the Amazon plugin", () => {
+  it("needs Packer >= 1.10 and exactly one release of the Amazon plugin, so that a rebuild of the same commit uses the same plugin", () => {
     const packer = template.packer[0];
     expect(packer.required_version).toBe(">= 1.10.0");
-    expect(packer.required_plugins).toEqual([
-      { amazon: expect.objectContaining({ source: "github.com/hashicorp/amazon", version: expect.stringMatching(/^(~>|>=) ?1\./) }) },
-    ]);
+    expect(packer.required_plugins).toEqual([{ amazon: { source: "github.com/hashicorp/amazon", version: AMAZON_PLUGIN_PIN } }]);
+  });
+
+  it("says why the plugin is pinned", () => {
+    const comment = TEXT["webfleet.pkr.hcl"].split("required_plugins")[0].split("\n").slice(-7).join("\n");
+    expect(comment).toMatch(/# Pinned exactly: a floating constraint/);
   });
 
   it("declares every variable it uses, and uses every variable it declares", () => {
@@ -108,7 +129,9 @@ describe("the template", () => {
     const required = Object.entries(template.variable)
       .filter(([, [v]]) => !("default" in v))
       .map(([name]) => name);
-    expect(required.sort()).toEqual(["environment", "region"]);
+    expect(required.sort()).toEqual(["environment", "health_path", "region"]);
+    const always = packerVariables({ environment: "dev", region: "us-east-1", architecture: "x86_64", gitCommit: "abc" });
+    expect(required.filter((v) => !(v in always))).toEqual([]);
   });
 
   it("builds x86_64 and arm64 by variable", () => {
@@ -117,13 +140,164 @@ describe("the template", () => {
   });
 });
 
+describeWithTool(
+  "the Amazon plugin's amazon-ebs schema",
+  existsSync(SCHEMA_FILE) ? undefined : `${SCHEMA_FILE} not found: shared/reference/ sits beside the checkout (or set WEBFLEET_PACKER_SCHEMA)`,
+)("the template against the Amazon plugin's schema", () => {
+  /** Every attribute of `body` that `struct` (a Flat* struct of the schema) does not accept, or accepts with another type, as path: problem. */
+  function problems(body: Block, struct: string, path: string): string[] {
+    const spec = SCHEMA.structs[struct];
+    if (!spec) return [`${path}: no struct ${struct} in the schema`];
+    const out: string[] = [];
+    for (const [name, value] of Object.entries(body)) {
+      if (name === "dynamic") {
+        for (const [blockName, [dynamic]] of Object.entries(value as Record<string, Block[]>)) {
+          const field = spec[blockName];
+          if (!field || (field.type !== "block" && field.type !== "block_list")) out.push(`${path}.dynamic.${blockName}: not a block of ${struct}`);
+          else (dynamic.content as Block[]).forEach((c, i) => out.push(...problems(c, field.of!, `${path}.dynamic.${blockName}.content[${i}]`)));
+        }
+        continue;
+      }
+      const field = spec[name];
+      if (!field) {
+        out.push(`${path}.${name}: not an attribute of ${struct}`);
+        continue;
+      }
+      if (field.type === "block" || field.type === "block_list") {
+        const blocks = value as Block[];
+        if (!Array.isArray(blocks)) out.push(`${path}.${name}: ${field.type} written as an attribute`);
+        else if (field.type === "block" && blocks.length > 1) out.push(`${path}.${name}: one block only`);
+        else blocks.forEach((b, i) => out.push(...problems(b, field.of!, `${path}.${name}[${i}]`)));
+        continue;
+      }
+      const wrong = typeProblem(field.type, value);
+      if (wrong) out.push(`${path}.${name}: ${wrong}`);
+    }
+    return out;
+  }
+
+  /** A literal of the wrong type; an expression (`${...}`) is Packer's to check. */
+  function typeProblem(type: string, value: unknown): string | undefined {
+    if (typeof value === "string" && value.startsWith("${") && value.endsWith("}")) return undefined;
+    const ok =
+      type === "string"
+        ? typeof value === "string"
+        : type === "bool"
+          ? typeof value === "boolean"
+          : type === "int" || type === "int32" || type === "int64"
+            ? Number.isInteger(value)
+            : type === "list"
+              ? Array.isArray(value)
+              : type === "map"
+                ? typeof value === "object" && value !== null && !Array.isArray(value)
+                : false;
+    return ok ? undefined : `${type} expected, got ${JSON.stringify(value)}`;
+  }
+
+  it("was read from the builder of the pinned plugin release", () => {
+    // The schema's commit is the plugin's main branch just after its 1.8.2 release (the
+    // changelog merge; version/version.go says 1.8.3-dev), its builder unchanged since 1.8.2.
+    expect(SCHEMA.source).toContain("commit 5028903a63216243753d3b0285cddde196db627c");
+    expect(AMAZON_PLUGIN_PIN).toBe("= 1.8.2");
+  });
+
+  it("uses only attributes and blocks the amazon-ebs builder accepts, each with its type", () => {
+    expect(problems(source, "FlatConfig", 'source "amazon-ebs" "al2023"')).toEqual([]);
+  });
+
+  it("uses only attributes the manifest post-processor accepts", () => {
+    const manifest = (build["post-processor"] as Record<string, Block[]>).manifest[0];
+    expect(Object.keys(manifest).filter((k) => !(k in SCHEMA.post_processor_manifest))).toEqual([]);
+  });
+
+  it("sets what the build instance's network depends on", () => {
+    expect(source).toMatchObject({
+      subnet_id: "${var.subnet_id}",
+      iam_instance_profile: "${var.iam_instance_profile}",
+      associate_public_ip_address: expect.stringContaining("var.subnet_id"),
+    });
+  });
+
+  it("catches a misspelt attribute (the check itself works)", () => {
+    expect(problems({ subnet_ids: "x", metadata_options: [{ http_token: "required" }] }, "FlatConfig", "src")).toEqual([
+      "src.subnet_ids: not an attribute of FlatConfig",
+      "src.metadata_options[0].http_token: not an attribute of FlatMetadataOptions",
+    ]);
+    expect(problems({ associate_public_ip_address: "yes" }, "FlatConfig", "src")).toEqual(['src.associate_public_ip_address: bool expected, got "yes"']);
+  });
+});
+
+/**
+ * Evaluates template expressions (`${...}` as hcl2json gives them) for the given string variables
+ * with `terraform console`: Packer and Terraform share HCL's expression language (operators,
+ * conditionals, null), so the values are the ones Packer computes.
+ */
+function evaluate(expressions: readonly string[], vars: Record<string, string>): unknown[] {
+  const dir = mkdtempSync(join(tmpdir(), "webfleet-hcl-"));
+  try {
+    writeFileSync(
+      join(dir, "variables.tf"),
+      Object.keys(vars)
+        .map((v) => `variable "${v}" {\n  type = string\n}\n`)
+        .join(""),
+    );
+    const input = expressions.map((e) => `jsonencode(${e.replace(/^\$\{([\s\S]*)\}$/, "$1")})\n`).join("");
+    const out = execFileSync("terraform", ["console", ...Object.entries(vars).flatMap(([k, v]) => ["-var", `${k}=${v}`])], {
+      cwd: dir,
+      input,
+      encoding: "utf8",
+      env: { ...process.env, TF_CLI_CONFIG_FILE: "/dev/null", CHECKPOINT_DISABLE: "1", TF_IN_AUTOMATION: "1" },
+    });
+    return out
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(JSON.parse(line) as string) as unknown);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describeWithTool("terraform console, to evaluate HCL expressions", missingProgram("terraform", "install Terraform >= 1.10 (see README.md, Set-up)"))(
+  "the build instance's network and access, as Packer evaluates them",
+  () => {
+    const SUBNET = "subnet-0123456789abcdef0";
+    const tempProfile = () => (source.dynamic as Record<string, Block[]>).temporary_iam_instance_profile_policy_document[0].for_each as string;
+
+    test.each([
+      ["SSH over the public IP, default VPC: a public address", "public_ip", "", true],
+      ["SSH over the public IP, a given subnet: a public address", "public_ip", SUBNET, true],
+      ["Session Manager in the default VPC (no NAT, no SSM endpoints): a public address", "session_manager", "", true],
+      ["Session Manager in a given subnet: left to the subnet (null)", "session_manager", SUBNET, null],
+    ])("%s", (_what, sshInterface, subnetId, expected) => {
+      const [value] = evaluate([source.associate_public_ip_address as string], { ssh_interface: sshInterface, subnet_id: subnetId });
+      expect(value).toBe(expected);
+    });
+
+    test.each([
+      ["Session Manager without an instance profile: Packer makes a temporary one", "session_manager", "", ["ssm"]],
+      ["Session Manager with an instance profile: no temporary one", "session_manager", "webfleet-dev-instance", []],
+      ["SSH over the public IP: no temporary instance profile", "public_ip", "", []],
+    ])("%s", (_what, sshInterface, profile, expected) => {
+      const [value] = evaluate([tempProfile()], { ssh_interface: sshInterface, iam_instance_profile: profile });
+      expect(value).toEqual(expected);
+    });
+  },
+);
+
 describe("the source image", () => {
-  const filter = () => (source.source_ami_filter as Block[])[0];
+  // A dynamic block: the filter applies only when no exact source_ami is given (npm run nightly gives one).
+  const dynamicFilter = () => ((source.dynamic as Block).source_ami_filter as Block[])[0];
+  const filter = () => (dynamicFilter().content as Block[])[0];
   const nameGlob = (arch: string, kernel = "6.1") => {
     const local = template.locals.map((l) => l.source_ami_name).find((v) => typeof v === "string") as string;
     const resolved = interpolate((filter().filters as Block).name as string, { "local.source_ami_name": local });
     return globToRegExp(interpolate(resolved, { "var.kernel_version": kernel, "var.architecture": arch }));
   };
+
+  it("is exactly the AMI npm run nightly names, when it names one, else the newest matching one", () => {
+    expect(source.source_ami).toBe('${var.source_ami != "" ? var.source_ami : null}');
+    expect(dynamicFilter().for_each).toBe('${var.source_ami == "" ? ["newest"] : []}');
+  });
 
   it("is Amazon's newest Amazon Linux 2023, for the build's architecture", () => {
     expect(filter()).toMatchObject({ owners: ["amazon"], most_recent: true });
@@ -218,10 +392,19 @@ describe("the build", () => {
     expect(listed[listed.length - 1]).toBe("scripts/cleanup.sh");
   });
 
-  it("runs the scripts as root with the build region and PHP version", () => {
+  it("runs the scripts as root with the build region, PHP version, health path and the agent's Ruby line", () => {
     const [shell] = provisioners();
     expect(shell.execute_command).toContain("sudo");
-    expect(shell.environment_vars).toEqual(["WEBFLEET_REGION=${var.region}", "WEBFLEET_PHP_VERSION=${var.php_version}"]);
+    expect(shell.environment_vars).toEqual([
+      "WEBFLEET_REGION=${var.region}",
+      "WEBFLEET_PHP_VERSION=${var.php_version}",
+      "WEBFLEET_HEALTH_PATH=${var.health_path}",
+      "WEBFLEET_AGENT_RUBY=${local.codedeploy_agent_ruby}",
+    ]);
+  });
+
+  it("runs the CodeDeploy agent on Ruby 3.2, the newest its installer accepts", () => {
+    expect(template.locals.find((l) => "codedeploy_agent_ruby" in l)?.codedeploy_agent_ruby).toBe("3.2");
   });
 
   it("appends the AMI ids to the manifest, with the AMI's name and source", () => {

@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs what the tutorial's user data installed, on Amazon Linux 2023: Apache (httpd)
 # and PHP 8.x with mbstring and the MySQL driver (mysqlnd: mysqli, pdo_mysql), both
-# enabled at boot. Adds the load balancer's health endpoint (GET /health -> 200), served
-# from outside the web root, and leaves the web root empty: CodeDeploy fails a deployment
-# that would overwrite files it did not put there.
+# enabled at boot; Apache hands PHP to PHP-FPM. Adds the load balancer's health endpoint, a
+# PHP script outside the web root, and leaves the web root empty: CodeDeploy fails a
+# deployment that would overwrite files it did not put there.
 #
-# Environment: WEBFLEET_PHP_VERSION (8.x, default 8.3).
+# Environment: WEBFLEET_HEALTH_PATH (required), the URL path the target groups probe;
+# WEBFLEET_PHP_VERSION (8.x, default 8.3).
 set -euo pipefail
 
 readonly WEB_ROOT=/var/www/html
 readonly HEALTH_DIR=/usr/share/webfleet/health
 readonly HEALTH_CONF=/etc/httpd/conf.d/webfleet-health.conf
 readonly WEB_CONF=/etc/httpd/conf.d/webfleet-web.conf
+# AL2023's php-fpm package: its www pool listens here, and its php.conf hands *.php to it.
+readonly PHP_FPM_HANDLER='proxy:unix:/run/php-fpm/www.sock|fcgi://localhost'
 
 log() {
   printf '[webfleet] %s\n' "$*"
@@ -32,40 +35,64 @@ php_packages() {
   done
 }
 
-# Prints the Apache configuration that serves /health from health_dir ($1).
+# Fails unless $1 is a URL path Apache can alias safely: one or more /segments of letters,
+# digits and ._~- (no quotes, spaces or a bare /, which would hide the whole site).
+check_health_path() {
+  local path=$1
+  [[ $path =~ ^(/[A-Za-z0-9._~-]+)+$ ]] ||
+    die "health path '${path}' is not a URL path of /segments made of letters, digits and ._~- (the Packer template passes HEALTH_CHECK.path from modules/names.ts)"
+}
+
+# Prints the health script: PHP answers, so the check fails when PHP cannot run.
+render_health_php() {
+  cat <<'PHP'
+<?php
+// webfleet: the load balancer's health check. No application needed: it answers before the
+// first revision is deployed; PHP itself answers, so an instance whose PHP is down fails it.
+header('Content-Type: text/plain; charset=utf-8');
+header('Cache-Control: no-store');
+echo "OK\n";
+PHP
+}
+
+# Prints the Apache configuration that answers GET $1 with the script in folder $2, run by
+# handler $3 (PHP-FPM on the image).
 render_health_conf() {
-  local health_dir=$1
+  local path=$1 health_dir=$2 handler=$3
+  # The path exactly (its dots escaped): Alias would also hand /path/anything to the script.
+  local pattern="^${path//./\\.}\$"
   cat <<CONF
-# webfleet: the target groups' health check (GET /health -> 200 "OK"). The file lives
-# outside the web root, so it answers before any revision is deployed, and CodeDeploy,
-# which owns /var/www/html, never sees it.
-Alias "/health" "${health_dir}/health.txt"
+# webfleet: the target groups' health check (GET ${path} -> 200 "OK"), answered by PHP
+# through the handler named below, so an instance whose PHP is down turns unhealthy and is
+# replaced. The script lives outside the web root: it answers before any revision is
+# deployed, and CodeDeploy, which owns the web root, never sees it.
+AliasMatch "${pattern}" "${health_dir}/health.php"
 <Directory "${health_dir}">
     Options None
     AllowOverride None
     Require all granted
+    <Files "health.php">
+        SetHandler "${handler}"
+    </Files>
 </Directory>
-<Location "/health">
-    <IfModule mod_headers.c>
-        Header set Cache-Control "no-store"
-    </IfModule>
-</Location>
 CONF
 }
 
-# Writes the health file into $2 and the Apache configuration that serves it to $1.
+# Writes the health script into folder $3 and the Apache configuration that serves it at
+# URL path $2 with handler $4 to $1.
 install_health_endpoint() {
-  local conf=$1 health_dir=$2
+  local conf=$1 path=$2 health_dir=$3 handler=$4
+  check_health_path "$path"
   mkdir -p "$health_dir" "$(dirname "$conf")"
-  printf 'OK\n' >"${health_dir}/health.txt"
+  render_health_php >"${health_dir}/health.php"
   chmod 0755 "$health_dir"
-  chmod 0644 "${health_dir}/health.txt"
-  render_health_conf "$health_dir" >"$conf"
+  chmod 0644 "${health_dir}/health.php"
+  render_health_conf "$path" "$health_dir" "$handler" >"$conf"
   chmod 0644 "$conf"
 }
 
 # Prints the Apache configuration for the web root $1: what CodeDeploy deploys there besides
-# the site, and how long browsers may keep it.
+# the site, which links Apache follows, and how long browsers may keep it.
 render_web_conf() {
   local web_root=$1
   cat <<CONF
@@ -74,9 +101,12 @@ render_web_conf() {
 <LocationMatch "^/appspec\.ya?ml\$">
     Require all denied
 </LocationMatch>
-# Deployed files keep the mtime their archive gave them: browsers must revalidate rather
-# than cache by heuristic, so a release is seen at once.
 <Directory "${web_root}">
+    # Replaces httpd.conf's "Indexes FollowSymLinks": a symlink in a revision (to /etc/passwd,
+    # say) is refused instead of served, and a folder without index is not listed.
+    Options None
+    # Deployed files keep the mtime their archive gave them: browsers must revalidate rather
+    # than cache by heuristic, so a release is seen at once.
     <IfModule mod_headers.c>
         Header set Cache-Control "no-cache"
     </IfModule>
@@ -102,14 +132,17 @@ empty_web_root() {
 
 main() {
   local php_version=${WEBFLEET_PHP_VERSION:-8.3}
+  local health_path=${WEBFLEET_HEALTH_PATH:-}
+  [[ -n $health_path ]] || die "WEBFLEET_HEALTH_PATH is not set: the Packer template passes HEALTH_CHECK.path from modules/names.ts"
+  check_health_path "$health_path"
   local packages
   mapfile -t packages < <(php_packages "$php_version")
 
   log "installing httpd and PHP ${php_version}: ${packages[*]}"
   dnf -y install httpd "${packages[@]}"
 
-  log "adding the health endpoint: ${HEALTH_CONF} -> ${HEALTH_DIR}/health.txt"
-  install_health_endpoint "$HEALTH_CONF" "$HEALTH_DIR"
+  log "adding the health endpoint: GET ${health_path} -> ${HEALTH_DIR}/health.php through PHP-FPM (${HEALTH_CONF})"
+  install_health_endpoint "$HEALTH_CONF" "$health_path" "$HEALTH_DIR" "$PHP_FPM_HANDLER"
 
   log "configuring the web root: ${WEB_CONF}"
   install_web_conf "$WEB_CONF" "$WEB_ROOT"

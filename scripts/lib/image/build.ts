@@ -4,18 +4,23 @@
  *
  * Nothing is published unless the build succeeded and the manifest holds this run's AMI.
  */
+import { DescribeSubnetsCommand, DescribeVpcsCommand, type EC2Client } from "@aws-sdk/client-ec2";
 import type { STSClient } from "@aws-sdk/client-sts";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { resolve } from "node:path";
 import { loadEnvironment, type EnvironmentConfig } from "../../../config/load";
+import { regionProblem } from "../../../config/regions";
+import { SUBNET_ID } from "../../../config/schema";
 import { releaseParameters, type Color } from "../../../modules/names";
 
 export type { Log } from "../cli/output";
 import type { Log } from "../cli/output";
 import { amiTargets, publishAmi, targetColors, type AmiTarget } from "./publish";
 import { readEnvironmentState } from "../aws/environment";
-import { requireAwsCredentials } from "../aws/credentials";
-import { CliError, EXIT } from "../cli/errors";
+import { requireAwsCredentials, type AwsIdentity } from "../aws/credentials";
+import { errorName, explainAwsError } from "../aws/errors";
+import { CliError, EXIT, invalid } from "../cli/errors";
+import { option, type OptionValues } from "../cli/command";
 import { Preflight } from "../cli/preflight";
 import type { Runner } from "../cli/runner";
 import { requireTool, type FoundTool } from "../cli/tools";
@@ -29,17 +34,26 @@ import {
   runPackerBuild,
   SESSION_MANAGER_PLUGIN_REQUIREMENT,
   type BuiltImage,
+  type ImageProvenance,
 } from "./packer";
 
 export const REPO_ROOT = resolve(__dirname, "../../..");
-
-const REGION = /^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$/;
 
 export interface BuildOptions {
   /** Also copy the AMI to these regions. */
   readonly copyToRegions?: readonly string[];
   /** Reach the build instance through Session Manager (no inbound SSH). */
   readonly sessionManager?: boolean;
+  /** Subnet of the build instance; default: a subnet of the region's default VPC, with a public address. */
+  readonly subnetId?: string;
+  /**
+   * Instance profile (its name) of the build instance; for Session Manager it needs
+   * AmazonSSMManagedInstanceCore. Default: none, or with Session Manager a temporary one that
+   * Packer creates and deletes.
+   */
+  readonly iamInstanceProfile?: string;
+  /** A nightly build's exact source AMI, its release and build key (tags on the AMI). */
+  readonly provenance?: ImageProvenance;
 }
 
 export interface AmiOptions extends BuildOptions {
@@ -55,6 +69,8 @@ export interface AmiDeps {
   readonly runner: Runner;
   readonly ssm: SSMClient;
   readonly sts: STSClient;
+  /** Finds where the build instance will run (its subnet, or the default VPC) before Packer does. */
+  readonly ec2: EC2Client;
   readonly log: Log;
   readonly packerDir?: string;
   readonly repoRoot?: string;
@@ -91,9 +107,148 @@ export interface AmiResult {
 }
 
 export function validateRegions(regions: readonly string[]): string[] {
-  const bad = regions.filter((r) => !REGION.test(r));
-  if (bad.length > 0) throw new CliError(`--copy-to ${bad.join(",")}: not AWS regions; use names such as eu-west-1`);
+  for (const r of regions) {
+    const problem = regionProblem(r);
+    if (problem) throw new CliError(`--copy-to ${r}: ${problem}`);
+  }
   return [...new Set(regions)];
+}
+
+/** The options of the AMI build, the same on `npm run ami` and `npm run deploy`. */
+export const BUILD_OPTIONS = {
+  copyTo: option.list("region,...", "also copy the AMI to these regions"),
+  sessionManager: option.flag(
+    "reach the build instance through SSM Session Manager (no inbound SSH; needs the Session Manager plugin here, and an instance profile with " +
+      "AmazonSSMManagedInstanceCore: --iam-instance-profile, or a temporary one Packer creates if these credentials may create IAM roles)",
+  ),
+  subnetId: option.string("subnet", "subnet of the build instance, in the environment's region; needed where the region has no default VPC", {
+    defaultText: "a subnet of the default VPC, with a public address",
+  }),
+  iamInstanceProfile: option.string("name", "instance profile of the build instance, by name; with --session-manager it needs AmazonSSMManagedInstanceCore", {
+    defaultText: "none; with --session-manager a temporary one allowing only the SSM agent, deleted after the build",
+  }),
+};
+
+/** The parsed {@link BUILD_OPTIONS} as the build's options. */
+export function buildOptionsFrom(values: OptionValues<typeof BUILD_OPTIONS>): BuildOptions {
+  return {
+    copyToRegions: values.copyTo,
+    sessionManager: values.sessionManager,
+    subnetId: values.subnetId,
+    iamInstanceProfile: values.iamInstanceProfile,
+  };
+}
+
+/** What Packer's `iam_instance_profile` takes (RunInstances' IamInstanceProfile.Name): a name, not an ARN. */
+const INSTANCE_PROFILE_NAME = /^[\w+=,.@-]{1,128}$/;
+const INSTANCE_PROFILE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/(?:[^/]+\/)*([^/]+)$/;
+
+/** The form of --subnet-id and --iam-instance-profile: a {@link CliError} naming the option, the value and what is valid. */
+export function checkBuildOptions(options: BuildOptions): void {
+  if (options.subnetId !== undefined && !SUBNET_ID.test(options.subnetId)) {
+    throw invalid("--subnet-id", options.subnetId, "must be a subnet id such as subnet-0123456789abcdef0");
+  }
+  const profile = options.iamInstanceProfile;
+  if (profile === undefined) return;
+  const arn = INSTANCE_PROFILE_ARN.exec(profile);
+  if (arn) throw invalid("--iam-instance-profile", profile, `must be the instance profile's name, not its ARN: --iam-instance-profile ${arn[1]}`);
+  if (!INSTANCE_PROFILE_NAME.test(profile)) {
+    throw invalid("--iam-instance-profile", profile, "must be an instance profile name: 1-128 letters, digits and +=,.@_- (such as webfleet-dev-instance)");
+  }
+}
+
+/** Where the build instance will run, as found before the build. */
+export interface BuildNetwork {
+  readonly vpcId: string;
+  /** The subnet given with --subnet-id; undefined: the plugin picks a subnet of the default VPC. */
+  readonly subnetId?: string;
+  readonly availabilityZone?: string;
+  /** Whether the subnet gives its instances a public address (it decides with Session Manager). */
+  readonly mapPublicIpOnLaunch?: boolean;
+}
+
+/** An EC2 lookup that failed for another reason than "not found": Packer makes the same call, so the build would fail too. */
+function lookupFailed(call: string, region: string, e: unknown): CliError {
+  return (
+    explainAwsError(e) ??
+    new CliError(
+      `could not call ${call} in ${region} (${errorName(e)}: ${e instanceof Error ? e.message : String(e)}): the build makes the same call, so it would fail too; allow it for these credentials`,
+    )
+  );
+}
+
+/**
+ * The subnet given with --subnet-id exists in the environment's region; without one, the region
+ * has a default VPC, where the Amazon plugin then launches the build instance. Many organisations'
+ * accounts have none: Packer would fail only after init and validate, with a less helpful message.
+ */
+export async function checkBuildNetwork(ec2: EC2Client, env: EnvironmentConfig, options: BuildOptions): Promise<BuildNetwork> {
+  if (options.subnetId) {
+    let found;
+    try {
+      found = (await ec2.send(new DescribeSubnetsCommand({ SubnetIds: [options.subnetId] }))).Subnets?.[0];
+    } catch (e) {
+      if (errorName(e) !== "InvalidSubnetID.NotFound") throw lookupFailed("ec2:DescribeSubnets", env.region, e);
+    }
+    if (!found?.VpcId) throw invalid("--subnet-id", options.subnetId, `no such subnet in ${env.region}, the environment's region, where the build runs`);
+    return { vpcId: found.VpcId, subnetId: options.subnetId, availabilityZone: found.AvailabilityZone, mapPublicIpOnLaunch: found.MapPublicIpOnLaunch };
+  }
+  let vpcs;
+  try {
+    vpcs = (await ec2.send(new DescribeVpcsCommand({ Filters: [{ Name: "is-default", Values: ["true"] }] }))).Vpcs ?? [];
+  } catch (e) {
+    throw lookupFailed("ec2:DescribeVpcs", env.region, e);
+  }
+  const vpcId = vpcs[0]?.VpcId;
+  if (!vpcId) {
+    const reach = options.sessionManager
+      ? "one whose instances reach SSM: public, or private with a NAT gateway or SSM VPC endpoints"
+      : "a public one: Packer connects to the instance's public address";
+    const yours = env.network.mode === "existing" ? ` (the environment's subnets: ${env.network.subnetIds.join(", ")})` : "";
+    throw new CliError(
+      `no default VPC in ${env.region}: without --subnet-id the build instance is launched there. Give --subnet-id with a subnet of ${env.region}, ${reach}${yours}`,
+    );
+  }
+  return { vpcId };
+}
+
+/** One line on how the build instance is reached and where it runs, for the log. */
+export function describeBuildAccess(options: BuildOptions, network: BuildNetwork): string {
+  const where = network.subnetId
+    ? `in ${network.subnetId} (${network.vpcId}${network.availabilityZone ? `, ${network.availabilityZone}` : ""})`
+    : `in a subnet of the default VPC ${network.vpcId}, with a public address`;
+  if (!options.sessionManager) return `build instance: ${where}, reached by SSH on its public address, from this machine's address only`;
+  const address =
+    network.subnetId && !network.mapPublicIpOnLaunch ? "; the subnet gives no public address, so it must reach SSM through NAT or VPC endpoints" : "";
+  const profile = options.iamInstanceProfile
+    ? `instance profile ${options.iamInstanceProfile} (it needs AmazonSSMManagedInstanceCore)`
+    : "a temporary instance profile that Packer creates and deletes (these credentials must be allowed to create IAM roles and pass them; or give --iam-instance-profile)";
+  return `build instance: ${where}${address}, reached through Session Manager with ${profile}`;
+}
+
+/**
+ * The build's own checks, the same for `npm run ami` and `npm run deploy`: the options' form,
+ * then (with credentials) where the build instance will run. Each is a blocker in a dry run.
+ */
+export async function checkBuild(
+  deps: Pick<AmiDeps, "ec2" | "log">,
+  pre: Preflight,
+  env: EnvironmentConfig,
+  options: BuildOptions,
+  identity: AwsIdentity | undefined,
+): Promise<BuildNetwork | undefined> {
+  const wellFormed = await pre.check(() => {
+    checkBuildOptions(options);
+    return true;
+  });
+  if (!identity) {
+    pre.skip("where the build instance runs (--subnet-id, or the default VPC)", "it is read from AWS");
+    return undefined;
+  }
+  if (!wellFormed) return undefined;
+  const network = await pre.check(() => checkBuildNetwork(deps.ec2, env, options));
+  if (network) deps.log(describeBuildAccess(options, network));
+  return network;
 }
 
 /** `git rev-parse HEAD`, with `-dirty` when tracked files have changes; `unknown` outside git. */
@@ -121,6 +276,9 @@ export function variablesFor(env: EnvironmentConfig, commit: string, options: Bu
     gitCommit: commit,
     copyToRegions: options.copyToRegions,
     sshInterface: options.sessionManager ? "session_manager" : "public_ip",
+    subnetId: options.subnetId,
+    iamInstanceProfile: options.iamInstanceProfile,
+    provenance: options.provenance,
   });
 }
 
@@ -172,6 +330,7 @@ export async function amiCommand(deps: AmiDeps, options: AmiOptions): Promise<Am
   if (packer && !options.dryRun) deps.log(`packer ${packer.version} (${packer.path})`);
   const identity = await pre.check(() => requireAwsCredentials(deps.sts, env.region));
   if (identity && !options.dryRun) deps.log(`AWS account ${identity.account} as ${identity.arn}`);
+  await checkBuild(deps, pre, env, build, identity);
   let targets: ReturnType<typeof amiTargets> | undefined;
   if (options.publish) {
     if (identity) {
@@ -286,7 +445,8 @@ export function formatAmiResult(result: AmiResult): string[] {
       lines.push(`would publish nothing (--no-publish): the AMI id is printed`);
     }
     if (result.plan.problems.length > 0) lines.push(`a real run would stop here:`, ...result.plan.problems.map((p) => `  - ${p}`));
-    else lines.push("pre-flight: no blocker found");
+    if ((result.plan.notChecked ?? []).length > 0) lines.push("not checked:", ...result.plan.notChecked!.map((n) => `  - ${n}`));
+    if (result.plan.problems.length === 0) lines.push("pre-flight: no blocker found");
     return lines;
   }
   const lines = [`AMI ${result.name ?? ""}`.trim()];

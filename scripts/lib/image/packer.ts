@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
+import { HEALTH_CHECK } from "../../../modules/names";
 import { CliError, EXIT } from "../cli/errors";
 import type { Log } from "../cli/output";
 import { formatCommand, type Runner } from "../cli/runner";
@@ -49,20 +50,48 @@ export interface PackerBuildInputs {
   /** More regions the AMI is copied to. */
   readonly copyToRegions?: readonly string[];
   readonly sshInterface?: SshInterface;
+  /** Subnet of the build instance; default: a default-VPC subnet, with a public address. */
+  readonly subnetId?: string;
+  /** Instance profile (by name) of the build instance; default: none, or a temporary one for Session Manager. */
+  readonly iamInstanceProfile?: string;
+  /** What a nightly build pins and records: the exact source AMI, its AL2023 release, the build key. */
+  readonly provenance?: ImageProvenance;
 }
 
-/** The template variables of a build (names as declared in packer/variables.pkr.hcl). */
+/** The inputs a nightly build decided on before Packer started, recorded on the AMI as tags. */
+export interface ImageProvenance {
+  readonly sourceAmi: string;
+  readonly sourceRelease: string;
+  readonly buildKey: string;
+}
+
+/** Where the build's package list lands, relative to the packer folder (git ignores it). */
+export const PACKAGE_MANIFEST_FILE = "packages.txt";
+
+/**
+ * The template variables of a build (names as declared in packer/variables.pkr.hcl). The
+ * health path is not an input: it is the contract the target groups probe ({@link HEALTH_CHECK}).
+ */
 export function packerVariables(inputs: PackerBuildInputs): Record<string, string> {
   const vars: Record<string, string> = {
     environment: inputs.environment,
     region: inputs.region,
     architecture: inputs.architecture,
     git_commit: inputs.gitCommit,
+    health_path: HEALTH_CHECK.path,
     manifest_path: MANIFEST_FILE,
   };
   const copies = [...new Set(inputs.copyToRegions ?? [])].filter((r) => r !== inputs.region);
   if (copies.length > 0) vars.ami_regions = JSON.stringify(copies);
   if (inputs.sshInterface && inputs.sshInterface !== "public_ip") vars.ssh_interface = inputs.sshInterface;
+  if (inputs.subnetId) vars.subnet_id = inputs.subnetId;
+  if (inputs.iamInstanceProfile) vars.iam_instance_profile = inputs.iamInstanceProfile;
+  vars.package_manifest_path = PACKAGE_MANIFEST_FILE;
+  if (inputs.provenance) {
+    vars.source_ami = inputs.provenance.sourceAmi;
+    vars.source_release = inputs.provenance.sourceRelease;
+    vars.build_key = inputs.provenance.buildKey;
+  }
   return vars;
 }
 

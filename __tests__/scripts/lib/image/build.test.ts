@@ -2,19 +2,22 @@
  * `npm run ami` end to end, with a fake Packer (FakeRunner) and mocked SSM/STS
  * (aws-sdk-client-mock: the SDK's own request code, no network).
  */
+import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigError, loadEnvironment } from "../../../../config/load";
-import { amiCommand, formatAmiResult, type AmiDeps, type AmiOptions } from "../../../../scripts/lib/image/build";
+import { HEALTH_CHECK } from "../../../../modules/names";
+import { amiCommand, amiExitCode, formatAmiResult, type AmiDeps, type AmiOptions } from "../../../../scripts/lib/image/build";
 import { CliError } from "../../../../scripts/lib/cli/errors";
 import { PackerBuildError } from "../../../../scripts/lib/image/packer";
-import { appendToManifest, DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempPackerDir } from "../../../helpers/fake-packer";
+import { appendToManifest, DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir, tempDir, tempPackerDir } from "../../../helpers/fake-packer";
 
 const ssmMock = mockClient(SSMClient);
 const stsMock = mockClient(STSClient);
+const ec2Mock = mockClient(EC2Client);
 const configDir = tempConfigDir();
 afterAll(removeTempDirs);
 
@@ -41,6 +44,7 @@ function deps(overrides: Partial<AmiDeps> = {}): AmiDeps {
     runner,
     ssm: new SSMClient({ region: "us-east-1" }),
     sts: new STSClient({ region: "us-east-1" }),
+    ec2: new EC2Client({ region: "us-east-1" }),
     log: (line) => logged.push(line),
     packerDir,
     repoRoot: "/repo",
@@ -51,11 +55,16 @@ function deps(overrides: Partial<AmiDeps> = {}): AmiDeps {
 
 const options = (o: Partial<AmiOptions> = {}): AmiOptions => ({ env: "dev", publish: true, dryRun: false, ...o });
 
+const DEFAULT_VPC = "vpc-0d0d0d0d0d0d0d0d0";
+
 const puts = () => ssmMock.commandCalls(PutParameterCommand);
 
 beforeEach(() => {
   ssmMock.reset();
   stsMock.reset();
+  ec2Mock.reset();
+  // The account has a default VPC, where a build without --subnet-id runs.
+  ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: DEFAULT_VPC, IsDefault: true }] });
   stsMock.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/dev" });
   runner = new FakeRunner();
   runner.build = { artifactId: `us-east-1:${DEFAULT_AMI}` };
@@ -155,7 +164,8 @@ describe("npm run ami", () => {
   });
 
   it("rejects a --copy-to value that is not a region before doing anything", async () => {
-    await expect(amiCommand(deps(), options({ copyToRegions: ["europe"] }))).rejects.toThrow("--copy-to europe: not AWS regions");
+    await expect(amiCommand(deps(), options({ copyToRegions: ["europe"] }))).rejects.toThrow("--copy-to europe: must be an AWS region such as us-east-1");
+    await expect(amiCommand(deps(), options({ copyToRegions: ["cn-north-1"] }))).rejects.toThrow("--copy-to cn-north-1: is in the aws-cn (China) partition");
     expect(runner.calls).toHaveLength(0);
   });
 
@@ -360,5 +370,146 @@ describe("the manifest after a real-looking run", () => {
     const manifest = JSON.parse(readFileSync(join(packerDir, "manifest.json"), "utf8"));
     expect(manifest.builds).toHaveLength(2);
     expect(manifest.last_run_uuid).toBe(manifest.builds[1].packer_run_uuid);
+  });
+});
+
+describe("where the build instance runs", () => {
+  const SUBNET = "subnet-0123456789abcdef0";
+  const givenSubnet = (mapPublicIpOnLaunch = false) =>
+    ec2Mock
+      .on(DescribeSubnetsCommand)
+      .resolves({ Subnets: [{ SubnetId: SUBNET, VpcId: "vpc-0a0a0a0a0a0a0a0a0", AvailabilityZone: "us-east-1b", MapPublicIpOnLaunch: mapPublicIpOnLaunch }] });
+  const buildArgs = () => runner.callsOf("packer", "build")[0].args;
+
+  beforeEach(() => givenDeployedStack("blue"));
+
+  it("passes --subnet-id and --iam-instance-profile to Packer, after finding the subnet in the environment's region", async () => {
+    givenSubnet();
+    await amiCommand(deps(), options({ sessionManager: true, subnetId: SUBNET, iamInstanceProfile: "webfleet-dev-instance" }));
+    expect(ec2Mock.commandCalls(DescribeSubnetsCommand).map((c) => c.args[0].input)).toEqual([{ SubnetIds: [SUBNET] }]);
+    expect(buildArgs()).toEqual(expect.arrayContaining(["ssh_interface=session_manager", `subnet_id=${SUBNET}`, "iam_instance_profile=webfleet-dev-instance"]));
+    // AND the log says how the instance is reached, and that the private subnet must reach SSM on its own
+    expect(logged).toContain(
+      `build instance: in ${SUBNET} (vpc-0a0a0a0a0a0a0a0a0, us-east-1b); the subnet gives no public address, so it must reach SSM through NAT or VPC endpoints, ` +
+        "reached through Session Manager with instance profile webfleet-dev-instance (it needs AmazonSSMManagedInstanceCore)",
+    );
+  });
+
+  it("without --subnet-id builds in the default VPC and passes no subnet (the template then asks for a public address)", async () => {
+    await amiCommand(deps(), options({ sessionManager: true }));
+    expect(ec2Mock.commandCalls(DescribeVpcsCommand)[0].args[0].input).toEqual({ Filters: [{ Name: "is-default", Values: ["true"] }] });
+    expect(buildArgs().filter((a) => /^(subnet_id|iam_instance_profile)=/.test(a))).toEqual([]);
+    expect(logged).toContain(
+      `build instance: in a subnet of the default VPC ${DEFAULT_VPC}, with a public address, reached through Session Manager with a temporary instance profile ` +
+        "that Packer creates and deletes (these credentials must be allowed to create IAM roles and pass them; or give --iam-instance-profile)",
+    );
+  });
+
+  it("passes the health path the load balancer probes, from modules/names.ts", async () => {
+    await amiCommand(deps(), options());
+    expect(buildArgs()).toContain(`health_path=${HEALTH_CHECK.path}`);
+  });
+
+  test.each([
+    ["a subnet id of the wrong form", { subnetId: "subnet-xyz" }, "--subnet-id 'subnet-xyz': must be a subnet id such as subnet-0123456789abcdef0"],
+    ["a security group as subnet", { subnetId: "sg-0123456789abcdef0" }, "--subnet-id 'sg-0123456789abcdef0': must be a subnet id"],
+    [
+      "an instance profile's ARN",
+      { iamInstanceProfile: "arn:aws:iam::123456789012:instance-profile/builders/webfleet-dev-instance" },
+      "--iam-instance-profile 'arn:aws:iam::123456789012:instance-profile/builders/webfleet-dev-instance': must be the instance profile's name, not its ARN: --iam-instance-profile webfleet-dev-instance",
+    ],
+    [
+      "an instance profile name with a space",
+      { iamInstanceProfile: "web fleet" },
+      "--iam-instance-profile 'web fleet': must be an instance profile name: 1-128 letters, digits and +=,.@_-",
+    ],
+  ])("refuses %s with one line (exit 2) before anything is built", async (_what, given, message) => {
+    const error = await amiCommand(deps(), options(given)).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CliError);
+    expect((error as CliError).message).toContain(message);
+    expect((error as CliError).message).not.toContain("\n");
+    expect((error as CliError).exitCode).toBe(2);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(puts()).toHaveLength(0);
+  });
+
+  it("refuses a subnet that is not in the environment's region", async () => {
+    ec2Mock.on(DescribeSubnetsCommand).rejects(Object.assign(new Error(`The subnet ID '${SUBNET}' does not exist`), { name: "InvalidSubnetID.NotFound" }));
+    await expect(amiCommand(deps(), options({ subnetId: SUBNET }))).rejects.toThrow(
+      `--subnet-id '${SUBNET}': no such subnet in us-east-1, the environment's region, where the build runs`,
+    );
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("refuses to build without --subnet-id where the region has no default VPC, and names the environment's subnets", async () => {
+    // GIVEN an organisation's account: no default VPC, the environment in an existing VPC
+    const orgConfig = tempDir("webfleet-config-");
+    writeFileSync(
+      join(orgConfig, "org.yaml"),
+      [
+        "region: us-east-1",
+        "network: { mode: existing, vpcId: vpc-0123456789abcdef0, subnetIds: [subnet-0123456789abcdef0, subnet-0fedcba9876543210] }",
+        "capacity: { live: { min: 2, desired: 2, max: 4 }, idle: { min: 0, desired: 0, max: 4 } }",
+        "ami: { blue: { parameter: {} }, green: { parameter: {} } }",
+      ].join("\n"),
+    );
+    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    // WHEN the AMI is built through Session Manager without a subnet
+    const run = amiCommand(
+      deps({ loadEnvironment: (name) => loadEnvironment(name, orgConfig) }),
+      options({ env: "org", publish: false, sessionManager: true }),
+    );
+    // THEN it is refused before Packer runs, with what to give instead
+    await expect(run).rejects.toThrow(
+      "no default VPC in us-east-1: without --subnet-id the build instance is launched there. Give --subnet-id with a subnet of us-east-1, " +
+        "one whose instances reach SSM: public, or private with a NAT gateway or SSM VPC endpoints (the environment's subnets: subnet-0123456789abcdef0, subnet-0fedcba9876543210)",
+    );
+    expect(runner.callsOf("packer").map((c) => c.args[0])).toEqual(["version"]);
+  });
+
+  it("says which call IAM refused, since Packer would need it too", async () => {
+    ec2Mock.on(DescribeVpcsCommand).rejects(Object.assign(new Error("You are not authorized to perform this operation."), { name: "UnauthorizedOperation" }));
+    await expect(amiCommand(deps(), options())).rejects.toThrow(
+      "could not call ec2:DescribeVpcs in us-east-1 (UnauthorizedOperation: You are not authorized to perform this operation.): the build makes the same call",
+    );
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+});
+
+describe("npm run ami --dry-run, for the build's options and network", () => {
+  beforeEach(() => givenDeployedStack("blue"));
+
+  it("lists a malformed --subnet-id as a blocker, exits 2 and looks nothing up", async () => {
+    const result = await amiCommand(deps(), options({ dryRun: true, subnetId: "subnet-xyz" }));
+    expect(result.plan?.problems).toEqual([expect.stringContaining("--subnet-id 'subnet-xyz': must be a subnet id")]);
+    expect(amiExitCode(result)).toBe(2);
+    expect(ec2Mock.calls()).toHaveLength(0);
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+  });
+
+  it("lists a region without default VPC as a blocker", async () => {
+    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    const result = await amiCommand(deps(), options({ dryRun: true }));
+    expect(result.plan?.problems).toEqual([expect.stringMatching(/^no default VPC in us-east-1: .*Give --subnet-id/)]);
+    expect(amiExitCode(result)).toBe(2);
+  });
+
+  it("shows the subnet and the instance profile in the packer command it would run", async () => {
+    ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: "subnet-0123456789abcdef0", VpcId: "vpc-0a0a0a0a0a0a0a0a0" }] });
+    const result = await amiCommand(deps(), options({ dryRun: true, subnetId: "subnet-0123456789abcdef0", iamInstanceProfile: "webfleet-dev-instance" }));
+    expect(result.plan?.problems).toEqual([]);
+    expect(result.plan?.commands.join("\n")).toContain("-var subnet_id=subnet-0123456789abcdef0 -var iam_instance_profile=webfleet-dev-instance");
+  });
+
+  it("without credentials says the network was not checked, and does not fail for it", async () => {
+    stsMock.on(GetCallerIdentityCommand).rejects(Object.assign(new Error("no creds"), { name: "CredentialsProviderError" }));
+    const result = await amiCommand(deps(), options({ dryRun: true }));
+    expect(result.plan?.notChecked).toEqual([expect.stringContaining("where the build instance runs (--subnet-id, or the default VPC): it is read from AWS")]);
+    expect(formatAmiResult(result).join("\n")).toContain(
+      "not checked:\n  - where the build instance runs (--subnet-id, or the default VPC): it is read from AWS",
+    );
+    expect(result.plan?.problems).toEqual([expect.stringMatching(/no AWS credentials found/)]);
+    expect(ec2Mock.calls()).toHaveLength(0);
   });
 });

@@ -16,6 +16,7 @@ import {
   type PackerManifest,
 } from "../../../../scripts/lib/image/packer";
 import { parseToolVersion } from "../../../../scripts/lib/cli/tools";
+import { HEALTH_CHECK } from "../../../../modules/names";
 
 describe("the -machine-readable output", () => {
   test.each([
@@ -253,13 +254,35 @@ describe("Packer's version", () => {
 describe("the command lines", () => {
   const inputs = { environment: "dev", region: "us-east-1", architecture: "x86_64", gitCommit: "abc123" } as const;
 
-  it("passes the environment, region, architecture and commit as template variables", () => {
+  it("passes the environment, region, architecture and commit, and the load balancer's health path, as template variables", () => {
     expect(packerVariables(inputs)).toEqual({
       environment: "dev",
       region: "us-east-1",
       architecture: "x86_64",
       git_commit: "abc123",
+      health_path: HEALTH_CHECK.path,
       manifest_path: "manifest.json",
+      package_manifest_path: "packages.txt",
+    });
+  });
+
+  it("pins a nightly build's source AMI and records its release and build key", () => {
+    expect(
+      packerVariables({ ...inputs, provenance: { sourceAmi: "ami-0123456789abcdef0", sourceRelease: "2023.6.20250107.0", buildKey: "k1" } }),
+    ).toMatchObject({
+      source_ami: "ami-0123456789abcdef0",
+      source_release: "2023.6.20250107.0",
+      build_key: "k1",
+    });
+    expect(packerVariables(inputs)).not.toHaveProperty("source_ami");
+  });
+
+  it("passes a subnet and an instance profile only when given", () => {
+    expect(packerVariables(inputs)).not.toHaveProperty("subnet_id");
+    expect(packerVariables(inputs)).not.toHaveProperty("iam_instance_profile");
+    expect(packerVariables({ ...inputs, subnetId: "subnet-0123456789abcdef0", iamInstanceProfile: "webfleet-dev-instance" })).toMatchObject({
+      subnet_id: "subnet-0123456789abcdef0",
+      iam_instance_profile: "webfleet-dev-instance",
     });
   });
 
