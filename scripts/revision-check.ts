@@ -47,11 +47,14 @@ export const command = defineCommand({
         keepTemp: options.keep,
         log: (line) => ctx.log(`  ${line}`),
         defer: (cleanup) => ctx.interrupts.defer(cleanup),
+        signal: ctx.interrupts.signal,
       });
     } catch (e) {
       if (e instanceof MissingToolsError) throw new CliError(`revision:check needs local tools (npm run setup installs them):\n${e.message}`);
       throw e;
     }
+    // Ctrl-C stopped a hook or Apache: what failed then is the interrupt, not the revision.
+    if (ctx.interrupts.interrupted) throw ctx.interrupts.signal.reason;
     if (result.tempDir) ctx.log(`  kept        ${result.tempDir}`);
     if (!result.ok) {
       ctx.log(`\nFAILED: ${result.failure}`);

@@ -7,6 +7,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { delimiter, join } from "node:path";
 import type { Shell } from "zx";
+import type { Defer } from "../cli/interrupts";
 
 /** The local tools a revision check needs, found on this machine. */
 export interface LocalTools {
@@ -216,13 +217,32 @@ export function tailOf(file: string, n = 20): string {
   return readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
 }
 
+/** Signals the process group led by `pid` (a detached child); nothing when it is gone. */
+function signalGroup(pid: number | undefined, signal: NodeJS.Signals): void {
+  if (pid === undefined) return;
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}
+
 /**
- * Starts `apache2 -f <confFile> -DFOREGROUND` and waits until it answers on the port.
- * Throws with the error log's tail when it exits or does not answer within `startTimeoutMs`.
+ * Starts `apache2 -f <confFile> -DFOREGROUND` and waits until it answers on the port. With
+ * `defer`, its stop is registered with the interrupt handler as soon as it is started, so a
+ * Ctrl-C while it comes up stops it too. Throws with the error log's tail when it exits or does
+ * not answer within `startTimeoutMs`.
  */
 export async function startApache(
   $: Shell,
-  o: { readonly apache2: string; readonly confFile: string; readonly port: number; readonly errorLog: string; readonly startTimeoutMs?: number },
+  o: {
+    readonly apache2: string;
+    readonly confFile: string;
+    readonly port: number;
+    readonly errorLog: string;
+    readonly startTimeoutMs?: number;
+    readonly defer?: Defer;
+  },
 ): Promise<RunningApache> {
   const url = `http://127.0.0.1:${o.port}/`;
   // Its own process group (detached): on shutdown prefork signals its whole group, which would
@@ -232,23 +252,28 @@ export async function startApache(
   void proc.then(() => {
     exited = true;
   });
+  // The signal goes to Apache's process group before anything is awaited: on Ctrl-C the process
+  // may end soon after. Prefork's parent stops its workers itself.
+  const stopNow = async () => {
+    if (exited) return;
+    signalGroup(proc.pid, "SIGTERM");
+    if (!(await Promise.race([proc.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 5000).unref())]))) {
+      signalGroup(proc.pid, "SIGKILL");
+      await proc;
+    }
+  };
+  const registered = o.defer?.(stopNow);
+  const stop = registered ? () => registered.run() : stopNow;
   const deadline = Date.now() + (o.startTimeoutMs ?? 5000);
   while (Date.now() < deadline && !exited) {
     try {
       await fetch(url, { signal: AbortSignal.timeout(500) });
-      return {
-        url,
-        errorLog: o.errorLog,
-        stop: async () => {
-          if (!exited) await proc.kill("SIGTERM");
-          await proc;
-        },
-      };
+      return { url, errorLog: o.errorLog, stop };
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  if (!exited) await proc.kill("SIGKILL");
+  await stop();
   const out = await proc;
   const why = [out.stdall.trim(), tailOf(o.errorLog)].filter(Boolean).join("\n");
   throw new Error(`apache2 did not start on 127.0.0.1:${o.port} (config ${o.confFile})${why ? `:\n${why}` : ""}`);

@@ -7,6 +7,8 @@
  *   nothing from the checkout's owner;
  * - modes normalized to 0755 (any executable bit: hook scripts must stay executable) or 0644,
  *   so a umask or a filesystem does not change the hash;
+ * - a symlink that stays inside the revision is stored as a copy of what it points to, and one
+ *   that leaves it (or points nowhere) is refused: see ./tree.ts for why;
  * - gzip with mtime 0 and the OS byte fixed to Unix (Node on Windows writes another).
  * The key is the SHA-256 of the tar (the content), not of the gzip stream: a different zlib
  * build compresses differently, and must not make "new" revisions of the same content.
@@ -27,26 +29,28 @@
  *    the same folder bundles to the same key until a file is touched.
  */
 import { createHash } from "node:crypto";
-import { lstat, readdir, readFile, readlink } from "node:fs/promises";
-import { join, posix } from "node:path";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { pack as tarPack, type Header } from "tar-stream";
 import { $ } from "zx";
 import { HeadObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { APPSPEC_FILE_NAME } from "./appspec";
+import { IGNORED, walkRevision } from "./tree";
 import { CliError } from "../cli/errors";
 import { errorName } from "../aws/errors";
+import { REVISION_BUCKET_KEYS } from "../../../modules/names";
 
-/** Folders never shipped. */
-export const IGNORED = new Set([".git", ".DS_Store"]);
-export const REVISION_PREFIX = "revisions/";
+export { IGNORED };
+export const REVISION_PREFIX = REVISION_BUCKET_KEYS.revisions;
 
 export interface BundleEntry {
   /** POSIX path relative to the revision folder; directories end without a slash. */
   readonly path: string;
-  readonly type: "file" | "directory" | "symlink";
+  readonly type: "file" | "directory";
   readonly mode: number;
-  readonly linkname?: string;
+  /** Newest change of the content, in ms (a link's: its target's). */
+  readonly mtimeMs: number;
 }
 
 /** The time every entry of the archive carries; see the module comment. */
@@ -81,33 +85,20 @@ export interface Bundle {
   readonly key: string;
 }
 
-function byteOrder(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-}
-
-/** Every entry under `dir`, sorted, with normalized modes. */
+/**
+ * Every entry under `dir` as the instance gets it, sorted, with normalized modes. Refuses the
+ * first symlink that leaves the revision (or anything that is not a file or folder), naming it.
+ */
 export async function listRevision(dir: string): Promise<BundleEntry[]> {
-  const entries: BundleEntry[] = [];
-  async function walk(rel: string): Promise<void> {
-    const names = (await readdir(join(dir, rel))).filter((n) => !IGNORED.has(n)).sort(byteOrder);
-    for (const name of names) {
-      const relPath = rel ? posix.join(rel, name) : name;
-      const abs = join(dir, relPath);
-      const st = await lstat(abs);
-      if (st.isSymbolicLink()) {
-        entries.push({ path: relPath, type: "symlink", mode: 0o777, linkname: await readlink(abs) });
-      } else if (st.isDirectory()) {
-        entries.push({ path: relPath, type: "directory", mode: 0o755 });
-        await walk(relPath);
-      } else if (st.isFile()) {
-        entries.push({ path: relPath, type: "file", mode: st.mode & 0o111 ? 0o755 : 0o644 });
-      } else {
-        throw new CliError(`${abs}: not a file, folder or symlink; a revision holds only those`);
-      }
-    }
-  }
-  await walk("");
-  return entries.sort((a, b) => byteOrder(a.path, b.path));
+  const tree = walkRevision(dir);
+  const refused = tree.problems[0];
+  if (refused) throw new CliError(`${join(dir, refused.path)} ${refused.message}`);
+  return tree.entries.map((e) => ({
+    path: e.path,
+    type: e.type,
+    mode: e.type === "directory" || e.stat.mode & 0o111 ? 0o755 : 0o644,
+    mtimeMs: e.stat.mtimeMs,
+  }));
 }
 
 /** {@link GitSourceDate} by running git in `dir`. */
@@ -152,9 +143,7 @@ export async function sourceDateOf(dir: string, entries: readonly BundleEntry[],
   const committed = await (options.gitSourceDate ?? gitSourceDate)(dir);
   if (committed !== undefined) return { seconds: committed, from: "git commit" };
   let newestMs = 0;
-  for (const e of entries) {
-    if (e.type !== "directory") newestMs = Math.max(newestMs, (await lstat(join(dir, e.path))).mtimeMs);
-  }
+  for (const e of entries) if (e.type !== "directory") newestMs = Math.max(newestMs, e.mtimeMs);
   return { seconds: Math.floor(newestMs / 1000), from: "newest file" };
 }
 
@@ -172,8 +161,6 @@ async function packTar(dir: string, entries: readonly BundleEntry[], mtime: Date
     if (e.type === "file") {
       const body = await readFile(join(dir, e.path));
       await new Promise<void>((resolve, reject) => pack.entry({ ...header, size: body.length }, body, (err) => (err ? reject(err) : resolve())));
-    } else if (e.type === "symlink") {
-      await new Promise<void>((resolve, reject) => pack.entry({ ...header, linkname: e.linkname }, (err) => (err ? reject(err) : resolve())));
     } else {
       await new Promise<void>((resolve, reject) => pack.entry({ ...header, name: `${e.path}/` }, (err) => (err ? reject(err) : resolve())));
     }

@@ -2,18 +2,19 @@
  * `revision:check`: checks a CodeDeploy revision offline (AppSpec validator, shellcheck of the
  * hook scripts), then deploys it to a local stand-in instance and looks at it for real: Debian's
  * Apache + mod_php on a loopback port, the hooks run in lifecycle order with CodeDeploy's
- * variables, every page fetched, and a headless Chromium screenshot for a human to look at.
+ * variables, every page fetched, appspec.yml and the hook scripts asked for (Apache must not
+ * have them), and a headless Chromium screenshot for a human to look at.
  *
  * Library code: every dependency (the zx shell, tool paths, the log) comes in as an argument.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join, relative } from "node:path";
+import { isAbsolute, join, relative, sep } from "node:path";
 import type { Shell } from "zx";
-import type { Defer, Deferred } from "../cli/interrupts";
-import { formatProblems, validateAppSpec, type AppSpec, type AppSpecResult } from "./appspec";
+import type { Defer } from "../cli/interrupts";
+import { APPSPEC_FILE_NAME, formatProblems, validateAppSpec, type AppSpec, type AppSpecResult } from "./appspec";
 import { apacheConfig, findLocalTools, freePort, startApache, tailOf, type LocalTools, type RunningApache } from "./apache";
-import { deployLocally, localDeploymentEnv, type HookRun, type LocalDeployment } from "./local-deploy";
+import { deployLocally, localDeploymentEnv, type HookRun, type Installed, type LocalDeployment } from "./local-deploy";
 import { startBlackHole, startFakeImds, type BlackHole, type FakeImds, type ImdsRequestLog } from "./imds";
 
 /** Apache's document root on webfleet's instances (Amazon Linux httpd). */
@@ -45,6 +46,13 @@ export interface RevisionCheckOptions {
   readonly keepTemp?: boolean;
   /** @default [1024, 768] */
   readonly windowSize?: readonly [number, number];
+  /** How often a running hook says how long it has waited. @default - every 15 s */
+  readonly hookProgressSeconds?: number;
+  /**
+   * Aborted by Ctrl-C (the interrupt handler's signal): nothing new starts after it, neither a
+   * hook nor a page or a browser. @default - never aborted
+   */
+  readonly signal?: AbortSignal;
   readonly log?: (line: string) => void;
   /**
    * Registers a cleanup with the command's interrupt handler (Ctrl-C stops Apache and the hooks
@@ -84,12 +92,21 @@ export interface RenderedPage {
   readonly jsErrors: readonly string[];
 }
 
+/** A URL where appspec.yml or a hook script would be if it were under the document root. */
+export interface PrivatePathCheck {
+  readonly path: string;
+  /** What Apache answered (0: no answer); anything but 2xx keeps it private. */
+  readonly status: number;
+}
+
 export interface RevisionCheckResult {
   readonly ok: boolean;
   readonly appspec: AppSpecResult;
   readonly shellcheck: readonly ShellcheckResult[];
   readonly hooks: readonly HookRun[];
   readonly pages: readonly PageCheck[];
+  /** appspec.yml and the hook scripts, asked for on the web root. */
+  readonly privatePaths: readonly PrivatePathCheck[];
   readonly rendered: readonly RenderedPage[];
   /** What the IMDS stand-in answered, in order. */
   readonly imdsRequests: readonly ImdsRequestLog[];
@@ -170,6 +187,32 @@ export async function checkPage(baseUrl: string, path: string, budgetMs = PAGE_B
   }
 }
 
+/**
+ * Where appspec.yml and the hook scripts would be served from: the URL of each place Install put
+ * one of them under the web root, and the URLs the tutorial's `source: /` would give them.
+ */
+export function privateUrlPaths(spec: AppSpec, installed: Installed, webRoot: string): string[] {
+  const locations = Object.values(spec.hooks).flatMap((scripts) => (scripts ?? []).map((s) => s.location));
+  const privateFiles = new Set([APPSPEC_FILE_NAME, ...locations]);
+  const paths = new Set([`/${APPSPEC_FILE_NAME}`, ...locations.map((l) => `/${l}`)]);
+  for (const { from, to } of installed.copies) {
+    const under = relative(webRoot, to);
+    if (privateFiles.has(from) && !under.startsWith("..") && !isAbsolute(under)) paths.add(`/${under.split(sep).join("/")}`);
+  }
+  return [...paths].sort();
+}
+
+/** What Apache answers for `path` (0 when it does not). */
+export async function statusOf(baseUrl: string, path: string, budgetMs = PAGE_BUDGET_MS): Promise<number> {
+  try {
+    const res = await fetch(new URL(path, baseUrl), { signal: AbortSignal.timeout(budgetMs), redirect: "manual" });
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 0;
+  }
+}
+
 /** `PHP Warning: ...` and friends from Apache's error log (mod_php logs there when display_errors is off). */
 export function phpErrors(errorLog: string): string[] {
   if (!existsSync(errorLog)) return [];
@@ -230,7 +273,7 @@ function apacheUser(): { user: string; group: string } | undefined {
 export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<RevisionCheckResult> {
   const log = o.log ?? (() => undefined);
   const shown = relative(process.cwd(), o.revisionDir) || ".";
-  const empty = { shellcheck: [], hooks: [], pages: [], rendered: [], imdsRequests: [] };
+  const empty = { shellcheck: [], hooks: [], pages: [], privatePaths: [], rendered: [], imdsRequests: [] };
 
   const appspec = validateAppSpec(o.revisionDir);
   const appspecName = appspec.file ? relative(process.cwd(), appspec.file) : join(shown, "appspec.yml");
@@ -283,9 +326,9 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   let imds: FakeImds | undefined;
   let blackHole: BlackHole | undefined;
   let apache: RunningApache | undefined;
-  let stopApache: Deferred | undefined;
   const hooks: HookRun[] = [];
   const pages: PageCheck[] = [];
+  const privatePaths: PrivatePathCheck[] = [];
   const rendered: RenderedPage[] = [];
   let failure: string | undefined;
   try {
@@ -307,9 +350,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
         runAs: apacheUser(),
       }),
     );
-    apache = await startApache($, { apache2: tools.apache2, confFile, port, errorLog: join(apacheDir, "error.log") });
-    const running = apache;
-    stopApache = defer(() => running.stop());
+    apache = await startApache($, { apache2: tools.apache2, confFile, port, errorLog: join(apacheDir, "error.log"), defer });
     log(`apache      ${apache.url} (${tools.apache2} -f ${confFile})`);
 
     const currentUser = userInfo().username;
@@ -330,6 +371,8 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
         previous,
         log,
         defer,
+        ...(o.hookProgressSeconds !== undefined ? { hookProgressSeconds: o.hookProgressSeconds } : {}),
+        ...(o.signal ? { signal: o.signal } : {}),
       });
       hooks.push(...result.hooks);
       if (!result.ok) failure = result.failure;
@@ -340,6 +383,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
         `permissions ${spec.permissions.length} entr${spec.permissions.length === 1 ? "y" : "ies"} validated; not applied locally (owners, ACLs and SELinux labels are the instance's)`,
       );
 
+    if (!failure && o.signal?.aborted) failure = "interrupted: no page checked after Ctrl-C";
     if (!failure) {
       const files = listPages(webRoot);
       if (files.length === 0) {
@@ -357,6 +401,20 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
       }
     }
 
+    if (!failure && previous) {
+      // The tutorial copied the whole revision to the web root: the AppSpec and the hook scripts
+      // were then anyone's to read. Ask Apache for each of them.
+      for (const path of privateUrlPaths(spec, previous.installed, webRoot)) privatePaths.push({ path, status: await statusOf(apache.url, path) });
+      const served = privatePaths.filter((p) => p.status >= 200 && p.status < 300);
+      log(`private     ${privatePaths.map((p) => `${p.path} ${p.status}`).join(", ")}: ${served.length ? "SERVED" : "not served"}`);
+      if (served.length) {
+        failure =
+          `Apache serves what must stay off the web: ${served.map((p) => `${p.path} (${p.status})`).join(", ")}: the files section puts appspec.yml and the hook scripts ` +
+          `under the document root (${INSTANCE_WEB_ROOT}), where anyone can read them; copy only the web content there (for example public/ with source: public)`;
+      }
+    }
+
+    if (!failure && o.signal?.aborted) failure = "interrupted: no screenshot taken after Ctrl-C";
     if (!failure) {
       mkdirSync(o.outDir, { recursive: true });
       const size = o.windowSize ?? [1024, 768];
@@ -380,7 +438,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
   } catch (e) {
     failure = e instanceof Error ? e.message : String(e);
   } finally {
-    await stopApache?.run();
+    await apache?.stop();
     await imds?.close();
     await blackHole?.close();
     if (failure && apache) {
@@ -399,6 +457,7 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
     shellcheck,
     hooks,
     pages,
+    privatePaths,
     rendered,
     imdsRequests: imds?.requests ?? [],
     ...(failure ? { failure } : {}),

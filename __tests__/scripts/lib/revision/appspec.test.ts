@@ -1,4 +1,4 @@
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { formatProblems, SCRIPT_LIFECYCLE_EVENTS, validateAppSpec, type AppSpecProblem } from "../../../../scripts/lib/revision/appspec";
@@ -6,10 +6,11 @@ import { formatProblems, SCRIPT_LIFECYCLE_EVENTS, validateAppSpec, type AppSpecP
 const ROOT = resolve(__dirname, "../../../..");
 const BASH = "#!/bin/bash\nset -euo pipefail\necho hook\n";
 
-type RevisionFile = string | { content: string; mode: number };
+/** A file's text (mode 644), a file with its mode, or a symlink to `link` (as written; $REVISION is the revision folder). */
+type RevisionFile = string | { content: string; mode: number } | { link: string };
 const made: string[] = [];
 
-/** A revision folder: appspec.yml plus the files it names (scripts default to executable bash). */
+/** A revision folder: appspec.yml plus the files it names (scripts default to executable bash). A path ending in / is a folder. */
 function revision(appspec: string, files: Record<string, RevisionFile> = {}, appspecName = "appspec.yml"): string {
   const dir = mkdtempSync(join(tmpdir(), "appspec-test-"));
   made.push(dir);
@@ -21,9 +22,13 @@ function revision(appspec: string, files: Record<string, RevisionFile> = {}, app
   };
   for (const [path, f] of Object.entries(all)) {
     const file = join(dir, path);
-    mkdirSync(dirname(file), { recursive: true });
-    writeFileSync(file, typeof f === "string" ? f : f.content);
-    chmodSync(file, typeof f === "string" ? 0o644 : f.mode);
+    mkdirSync(path.endsWith("/") ? file : dirname(file), { recursive: true });
+    if (path.endsWith("/")) continue;
+    if (typeof f === "object" && "link" in f) symlinkSync(f.link.replace("$REVISION", dir), file);
+    else {
+      writeFileSync(file, typeof f === "string" ? f : f.content);
+      chmodSync(file, typeof f === "string" ? 0o644 : f.mode);
+    }
   }
   return dir;
 }
@@ -83,11 +88,13 @@ describe("validateAppSpec accepts", () => {
       `${FILES}hooks:\n${SCRIPT_LIFECYCLE_EVENTS.map((e) => `  ${e}:\n    - location: scripts/set_owner\n      timeout: 1800\n    - location: scripts/set_owner\n      timeout: 1800\n`).join("")}`,
     ],
     [
-      "the user guide's permissions example with acls and an SELinux context",
-      `${FILES}permissions:
+      // The user guide's example as the agent reads it: except holds names inside object (not
+      // paths), and the SELinux user is context.name (context_info.rb), not context.user.
+      "the user guide's permissions example, written as the agent reads it",
+      `${HEAD}files:\n  - source: WordPress\n    destination: /var/www/html/WordPress\npermissions:
   - object: /var/www/html/WordPress
     pattern: "**"
-    except: [/var/www/html/WordPress/ReadMe.txt]
+    except: [ReadMe.txt]
     owner: bob
     group: writers
     mode: 644
@@ -96,21 +103,25 @@ describe("validateAppSpec accepts", () => {
       - u:sam:rw
       - m::rw
     context:
-      user: unconfined_u
+      name: unconfined_u
       type: httpd_sys_content_t
       range: s0
     type:
       - file
 `,
+      { "WordPress/index.php": "<?php echo 1;", "WordPress/ReadMe.txt": "read me" },
     ],
     [
-      "a quoted mode with a leading zero, and setuid modes",
-      `${FILES}permissions:\n  - object: /var/www/html\n    mode: "0644"\n  - object: /var/www/html\n    mode: 4755\n    type: [file, directory]\n`,
+      "a quoted mode with a leading zero, and setuid modes on other files",
+      `${FILES}permissions:\n  - object: /var/www/html\n    pattern: "*.html"\n    mode: "0644"\n    type: [file]\n  - object: /var/www/html/scripts\n    mode: 4755\n    type: [file, directory]\n`,
     ],
     [
-      "default ACL entries and MLS ranges with categories",
-      `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx, default:g:web:5, d:o::r]\n    context:\n      type: httpd_sys_content_t\n      range: s0-s1:c0.c10,c12\n`,
+      "default ACL entries on folders only, and MLS ranges with categories",
+      `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx, default:g:web:5, d:o::r]\n    type: [directory]\n    context:\n      type: httpd_sys_content_t\n      range: s0-s1:c0.c10,c12\n`,
     ],
+    ["a sudo flag on a script (the agent prefixes sudo)", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      sudo: true\n`],
+    ["a symlink to a file inside the revision", FILES, { "home.html": { link: "index.html" } }],
+    ["a symlink to a folder inside the revision", FILES, { "assets/logo.svg": "<svg/>", "public/assets": { link: "../assets" } }],
   ];
   test.each(accepted.map(([name, appspec, files]) => ({ name, appspec, files })))("$name", ({ appspec, files }) => {
     const result = validateAppSpec(revision(appspec, files));
@@ -129,7 +140,7 @@ describe("validateAppSpec accepts", () => {
     expect(result.spec).toEqual({
       version: 0,
       os: "linux",
-      files: [{ source: "/", destination: "/var/www/html" }],
+      files: [{ source: "public", destination: "/var/www/html" }],
       permissions: [],
       hooks: {
         AfterInstall: [{ location: "scripts/set_owner", timeout: 5, runas: "root" }],
@@ -178,7 +189,16 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ],
     ["a Lambda/ECS resources section", `${HEAD}resources: []\n`, "appspec.yml:3: resources: `resources` is for Lambda and ECS AppSpec files"],
     ["YAML that does not parse", `${HEAD}files:\n  - source: /\n   destination: /var/www/html\n`, "appspec.yml:5: (yaml): not valid YAML:"],
-    ["a key given twice", `${HEAD}os: linux\n`, "appspec.yml:3: (yaml): not valid YAML: Map keys must be unique"],
+    [
+      "a key given twice, which the agent's YAML takes silently (the last one wins)",
+      `${HEAD}os: linux\n`,
+      "appspec.yml:3: os: is set twice (first on line 2): the agent's YAML parser keeps the last one without a word; keep one",
+    ],
+    [
+      "a YAML alias, which the agent's YAML.load refuses",
+      `${HEAD}files:\n  - source: /\n    destination: &root /var/www/html\npermissions:\n  - object: *root\n`,
+      "appspec.yml:7: permissions[0].object: is a YAML alias (*root): the agent's YAML.load (Psych 4 and later, Ruby 3.1+ as on Amazon Linux 2023) refuses aliases",
+    ],
     ["a document that is a list", "- version: 0.0\n", "appspec.yml:1: (file): the AppSpec must be a mapping with version, os, files and hooks (got a list)"],
     // files
     [
@@ -225,12 +245,12 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     [
       "a misspelled event",
       `${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`,
-      "appspec.yml:7: hooks.AfterInstal: unknown lifecycle event (did you mean AfterInstall?); events that run scripts: BeforeBlockTraffic,",
+      "appspec.yml:7: hooks.AfterInstal: unknown lifecycle event (did you mean AfterInstall?): the agent accepts any name and never runs it; events that run scripts: BeforeBlockTraffic,",
     ],
     [
       "an event in the wrong case",
       `${FILES}hooks:\n  afterinstall:\n    - location: scripts/set_owner\n`,
-      "appspec.yml:7: hooks.afterinstall: unknown lifecycle event (did you mean AfterInstall?)",
+      "appspec.yml:7: hooks.afterinstall: unknown lifecycle event (did you mean AfterInstall?): the agent accepts any name and never runs it",
     ],
     [
       "an ECS-only event",
@@ -238,9 +258,9 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
       "appspec.yml:7: hooks.AfterAllowTestTraffic: AfterAllowTestTraffic is an Amazon ECS lifecycle event",
     ],
     [
-      "an event with no scripts",
-      `${FILES}hooks:\n  AfterInstall:\n`,
-      "appspec.yml:7: hooks.AfterInstall: must be a list of scripts, e.g. - location: scripts/set_owner (got nothing)",
+      "an event given as one script instead of a list",
+      `${FILES}hooks:\n  AfterInstall:\n    location: scripts/set_owner\n`,
+      "appspec.yml:8: hooks.AfterInstall: must be a list of scripts, e.g. - location: scripts/set_owner (got a mapping)",
     ],
     // hooks: scripts
     [
@@ -274,15 +294,9 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
       "appspec.yml:8: hooks.AfterInstall[0].location: scripts is a folder: name the script itself",
     ],
     [
-      "a script that is not executable",
-      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/plain\n`,
-      "appspec.yml:8: hooks.AfterInstall[0].location: scripts/plain is not executable (mode 644): chmod +x it, and commit the mode (git update-index --chmod=+x scripts/plain)",
-      { "scripts/plain": { content: BASH, mode: 0o644 } },
-    ],
-    [
       "a script without #! line (the tutorial's set_owner)",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/bare\n`,
-      "appspec.yml:8: hooks.AfterInstall[0].location: scripts/bare has no #! line: start it with the interpreter, e.g. #!/bin/bash",
+      "appspec.yml:8: hooks.AfterInstall[0].location: scripts/bare has no #! line: start it with the interpreter, e.g. #!/bin/bash (the agent would run it with /bin/sh: Ruby falls back to sh when a script has no #!)",
       { "scripts/bare": { content: 'echo "Running set_owner"\nchown -R ec2-user /var/www/html\n', mode: 0o755 } },
     ],
     [
@@ -294,32 +308,32 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     [
       "a timeout of 0",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 0\n`,
-      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 0)",
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 0): the agent refuses 0 and less (script_info.rb)",
     ],
     [
       "a timeout over an hour",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 3601\n`,
-      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 3601)",
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 3601): the user guide's limit for all scripts of one event",
     ],
     [
       "a fractional timeout",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 1.5\n`,
-      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 1.5)",
+      "appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got 1.5): the agent would cut it to 1 s (Ruby's to_i)",
     ],
     [
       "a timeout in words",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 5 minutes\n`,
-      'appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got the string "5 minutes")',
+      'appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got the string "5 minutes"): the agent would read it as 5 s (Ruby\'s to_i keeps the leading digits)',
+    ],
+    [
+      "an unquoted timeout in base 60, which the agent's YAML 1.1 reads as seconds",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 1:30\n`,
+      'appspec.yml:9: hooks.AfterInstall[0].timeout: must be a whole number of seconds from 1 to 3600 (got the string "1:30"): the agent\'s YAML (1.1) reads 1:30 in base 60, as 90 s: write 90',
     ],
     [
       "timeouts of one event adding up to more than an hour",
       `${FILES}hooks:\n  ValidateService:\n    - location: scripts/set_owner\n      timeout: 3000\n    - location: scripts/set_owner\n      timeout: 1000\n`,
-      "appspec.yml:7: hooks.ValidateService: the 2 scripts' timeouts add up to 4000 s; all scripts of one event together may run at most 3600 s: lower their timeouts",
-    ],
-    [
-      "two scripts of one event without timeouts (3600 s each by default)",
-      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n    - location: scripts/set_owner\n`,
-      "appspec.yml:7: hooks.AfterInstall: the 2 scripts' timeouts add up to 7200 s (a script without timeout counts as the default 3600 s)",
+      "appspec.yml:7: hooks.ValidateService: the timeouts written for its 2 scripts add up to 4000 s; the user guide allows all scripts of one event at most 3600 s together: lower them",
     ],
     [
       "a runas that is not a user name",
@@ -329,7 +343,7 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     [
       "a misspelled script key",
       `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timout: 5\n`,
-      "appspec.yml:9: hooks.AfterInstall[0].timout: unknown key (did you mean timeout?); a hook script has: location, timeout, runas",
+      "appspec.yml:9: hooks.AfterInstall[0].timout: unknown key (did you mean timeout?): the agent ignores it; a hook script has: location, timeout, runas, sudo",
     ],
     // permissions
     ["a permission without object", `${FILES}permissions:\n  - mode: 644\n`, "appspec.yml:7: permissions[0].object: is required"],
@@ -346,7 +360,12 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     [
       "an unquoted mode with a leading zero",
       `${FILES}permissions:\n  - object: /var/www/html\n    mode: 0644\n`,
-      'appspec.yml:8: permissions[0].mode: 0644 has a leading zero: the agent\'s YAML reads it as an octal number and applies the wrong mode; write "0644" (quoted) or 644',
+      'appspec.yml:8: permissions[0].mode: 0644 has a leading zero: the agent\'s YAML (1.1) reads it as an octal number, 420, and applies mode 420; write "0644" (quoted) or 644',
+    ],
+    [
+      "an unquoted 0755, which the agent's YAML reads as 493",
+      `${FILES}permissions:\n  - object: /var/www/html\n    mode: 0755\n`,
+      "appspec.yml:8: permissions[0].mode: 0755 has a leading zero: the agent's YAML (1.1) reads it as an octal number, 493, and fails the deployment on it (mode_info.rb: not an octal digit)",
     ],
     [
       "a mode with a digit over 7",
@@ -390,7 +409,7 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ],
     [
       "a context without type",
-      `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      user: unconfined_u\n`,
+      `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      name: unconfined_u\n`,
       "appspec.yml:9: permissions[0].context.type: is required: the SELinux type to label the files with",
     ],
     [
@@ -401,7 +420,22 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     [
       "a misspelled permission key",
       `${FILES}permissions:\n  - object: /var/www/html\n    owners: ec2-user\n`,
-      "appspec.yml:8: permissions[0].owners: unknown key (did you mean owner?); a permissions entry has: object, pattern, except, owner, group, mode, acls, context, type",
+      "appspec.yml:8: permissions[0].owners: unknown key (did you mean owner?): the agent ignores it; a permissions entry has: object, pattern, except, owner, group, mode, acls, context, type",
+    ],
+    [
+      "the user guide's context.user, which the agent ignores (it reads name)",
+      `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      user: unconfined_u\n      type: httpd_sys_content_t\n      range: s0\n`,
+      "appspec.yml:9: permissions[0].context.user: the agent ignores context.user and reads the SELinux user from context.name (context_info.rb): rename it to name",
+    ],
+    [
+      "an except entry that is a path, which never matches",
+      `${FILES}permissions:\n  - object: /var/www/html\n    except: [/var/www/html/index.html]\n`,
+      'appspec.yml:8: permissions[0].except[0]: "/var/www/html/index.html" has a /, and never matches: the agent matches except against the names right inside object (linux_permission_info.rb); write index.html',
+    ],
+    [
+      "a permission that applies to nothing the deployment installs",
+      `${HEAD}files:\n  - source: index.html\n    destination: /var/www/html\npermissions:\n  - object: /var/www/html\n    type: [directory]\n    mode: 755\n`,
+      "appspec.yml:7: permissions[0].object: applies to nothing this deployment installs (no folder below /var/www/html; a permission never applies to its object folder itself): the agent skips it without a word",
     ],
   ];
   test.each(rejected.map(([name, appspec, expected, files]) => ({ name, appspec, expected, files })))("$name", ({ appspec, expected, files }) => {
@@ -413,7 +447,7 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
 
   test.each(["Start", "DownloadBundle", "Install", "BlockTraffic", "AllowTraffic", "End"])("a hook on %s, which is reserved for the agent", (event) => {
     expect(report(revision(`${FILES}hooks:\n  ${event}:\n    - location: scripts/set_owner\n`))).toContain(
-      `appspec.yml:7: hooks.${event}: ${event} is reserved for the CodeDeploy agent and cannot run scripts; events that run scripts: BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop, BeforeInstall, AfterInstall, ApplicationStart, ValidateService, BeforeAllowTraffic, AfterAllowTraffic`,
+      `appspec.yml:7: hooks.${event}: ${event} is reserved for the CodeDeploy agent and never runs scripts (the agent accepts the hook and ignores it); events that run scripts: BeforeBlockTraffic, AfterBlockTraffic, ApplicationStop, BeforeInstall, AfterInstall, ApplicationStart, ValidateService, BeforeAllowTraffic, AfterAllowTraffic`,
     );
   });
 
@@ -457,6 +491,203 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
 
   it("an empty appspec.yml", () => {
     expect(report(revision(""))).toBe("appspec.yml: (file): the AppSpec must be a mapping with version, os, files and hooks (got nothing)");
+  });
+});
+
+/**
+ * The CodeDeploy agent (aws-codedeploy-agent: application_specification/*.rb parse the AppSpec,
+ * installer.rb and install_instruction.rb run Install, hook_executor.rb runs the scripts) is the
+ * judge: what it fails on, the validator refuses, naming the agent's rule; what it runs, the
+ * validator accepts. One row per class of disagreement found between them.
+ */
+describe("the validator agrees with the CodeDeploy agent", () => {
+  interface Row {
+    name: string;
+    agent: "fails" | "runs";
+    appspec: string;
+    files?: Record<string, RevisionFile>;
+    /** What the validator says (agent: fails). */
+    problem?: string;
+  }
+  const BOM = "\uFEFF";
+  const rows: Row[] = [
+    // The agent fails; the validator used to accept.
+    {
+      name: "a byte-order mark in front of the first key",
+      agent: "fails",
+      appspec: `${BOM}${TUTORIAL}`,
+      problem: "appspec.yml:1: (file): starts with a byte-order mark (BOM): the agent's YAML parser (Ruby's Psych on libyaml) fails on it",
+    },
+    {
+      name: "a byte-order mark in front of ---",
+      agent: "fails",
+      appspec: `${BOM}---\n${TUTORIAL}`,
+      problem: "appspec.yml:1: (file): starts with a byte-order mark (BOM)",
+    },
+    {
+      name: "a default ACL on what includes files",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx]\n`,
+      problem:
+        "appspec.yml:8: permissions[0].acls: default ACL entries (d:u:bob:rwx) are for folders, and this entry also applies to files (/var/www/html/appspec.yml and 2 more): the agent fails the Install step (linux_permission_info.rb, validate_file_acl); add type: [directory]",
+    },
+    {
+      name: "a pattern on a file",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html/index.html\n    pattern: "*.html"\n`,
+      problem:
+        "appspec.yml:8: permissions[0].pattern: /var/www/html/index.html is a file this deployment installs, and pattern and except pick files inside a folder: the agent fails the Install step (linux_permission_info.rb, validate_file_permission); remove pattern, or make the folder the object",
+    },
+    {
+      name: "an except on a file",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html/index.html\n    except: [other.html]\n`,
+      problem:
+        "appspec.yml:8: permissions[0].except: /var/www/html/index.html is a file this deployment installs, and pattern and except pick files inside a folder",
+    },
+    {
+      name: "two permission entries for the same files",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    mode: 644\n  - object: /var/www/html\n    owner: ec2-user\n`,
+      problem:
+        "appspec.yml:9: permissions[1].object: applies to /var/www/html/appspec.yml (and 3 more) that permissions[0] already sets: the agent sets each file's permissions once and fails the Install step on the second (install_instruction.rb, set_permissions); split them with pattern, except or type",
+    },
+    {
+      name: "a permission entry for a folder inside another one's object",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    mode: 644\n  - object: /var/www/html/scripts\n    mode: 755\n`,
+      problem: "appspec.yml:9: permissions[1].object: applies to /var/www/html/scripts/set_owner that permissions[0] already sets",
+    },
+    {
+      name: "an SELinux context without range",
+      agent: "fails",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      type: httpd_sys_content_t\n`,
+      problem:
+        "appspec.yml:9: permissions[0].context.range: is required by the agent, though the user guide says optional: without it the Install step fails (install_instruction.rb reads the range of every context it applies); add range: s0",
+    },
+    {
+      name: "two files entries that copy onto the same destination",
+      agent: "fails",
+      appspec: `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n  - source: index.html\n    destination: /var/www/html\n`,
+      problem:
+        "appspec.yml:6: files[1]: copies index.html to /var/www/html/index.html, where files[0] already copies index.html: the agent fails the Install step on two sources for one destination (install_instruction.rb); copy each file once",
+    },
+    {
+      name: "a folder and its own subfolder copied onto the same place",
+      agent: "fails",
+      appspec: `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n  - source: scripts\n    destination: /var/www/html/scripts\n`,
+      problem: "appspec.yml:6: files[1]: copies scripts/set_owner to /var/www/html/scripts/set_owner, where files[0] already copies scripts/set_owner",
+    },
+    {
+      name: "a script location with a space",
+      agent: "fails",
+      appspec: `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set owner\n`,
+      files: { "scripts/set owner": { content: BASH, mode: 0o755 } },
+      problem:
+        'appspec.yml:8: hooks.AfterInstall[0].location: "scripts/set owner" has a space or a shell character: the agent runs the location as an unquoted command line (linux_util.rb, prepare_script_command), so it would run scripts/set; rename the script',
+    },
+    {
+      name: "a value that YAML reads as a date",
+      agent: "fails",
+      appspec: `${HEAD}files:\n  - source: 2025-05-01\n    destination: /var/www/html\n`,
+      files: { "2025-05-01/index.html": "<p>may</p>" },
+      problem:
+        'appspec.yml:4: files[0].source: 2025-05-01 is a date to the agent\'s YAML (Ruby\'s Psych reads YAML 1.1), and its YAML.load refuses dates ("Tried to load unspecified class: Date"): quote it, "2025-05-01"',
+    },
+    {
+      name: "a value that YAML reads as a time",
+      agent: "fails",
+      appspec: `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      runas: 2025-05-01 10:00:00\n`,
+      problem: "appspec.yml:9: hooks.AfterInstall[0].runas: 2025-05-01 10:00:00 is a time to the agent's YAML",
+    },
+    // The agent runs it; the validator used to refuse.
+    {
+      name: "an event with several scripts where one has no timeout (only written timeouts count towards the event's 3600 s)",
+      agent: "runs",
+      appspec: `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: 3000\n    - location: scripts/set_owner\n`,
+    },
+    {
+      name: "context.name, the key the agent reads the SELinux user from",
+      agent: "runs",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    context:\n      name: system_u\n      type: httpd_sys_content_t\n      range: s0\n`,
+    },
+    { name: "an event with no scripts", agent: "runs", appspec: `${FILES}hooks:\n  AfterInstall:\n  ValidateService: []\n` },
+    { name: "acls: [] (the base entries from mode only)", agent: "runs", appspec: `${FILES}permissions:\n  - object: /var/www/html\n    acls: []\n` },
+    {
+      name: 'timeout: "300", which the agent reads with to_i',
+      agent: "runs",
+      appspec: `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: "300"\n`,
+    },
+    { name: "an empty file_exists_behavior (the default)", agent: "runs", appspec: `${FILES}file_exists_behavior:\n` },
+    {
+      name: "a script without its execute bit (the agent sets it)",
+      agent: "runs",
+      appspec: `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/plain\n`,
+      files: { "scripts/plain": { content: BASH, mode: 0o644 } },
+    },
+  ];
+  test.each(rows)("$name: the agent $agent", ({ agent, appspec, files, problem }) => {
+    const result = validateAppSpec(revision(appspec, files));
+    if (agent === "runs") {
+      expect(result.problems).toEqual([]);
+      expect(result.ok).toBe(true);
+    } else {
+      expect(result.ok).toBe(false);
+      expect(formatProblems("appspec.yml", result.problems)).toContain(problem);
+    }
+  });
+
+  it("returns what the agent would run: a quoted timeout as a number, an event with no scripts left out", () => {
+    const result = validateAppSpec(
+      revision(
+        `${FILES}hooks:\n  BeforeInstall: []\n  AfterInstall:\n    - location: scripts/set_owner\n      timeout: "300"\n    - location: scripts/set_owner\n`,
+      ),
+    );
+    expect(result.spec?.hooks).toEqual({ AfterInstall: [{ location: "scripts/set_owner", timeout: 300 }, { location: "scripts/set_owner" }] });
+  });
+
+  it("still reads the rest of a file with a byte-order mark, and reports it with the rest", () => {
+    const text = report(revision(`\uFEFF${HEAD}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`));
+    expect(text.split("\n")).toEqual([
+      "appspec.yml:1: (file): starts with a byte-order mark (BOM): the agent's YAML parser (Ruby's Psych on libyaml) fails on it (\"did not find expected <document start>\"): save appspec.yml as UTF-8 without BOM",
+      expect.stringContaining("appspec.yml:4: hooks.AfterInstal: unknown lifecycle event"),
+    ]);
+  });
+});
+
+describe("symlinks in the revision", () => {
+  const outside: [name: string, files: Record<string, RevisionFile>, problem: string][] = [
+    [
+      "a link to a file outside (/etc/passwd)",
+      { "secrets.txt": { link: "/etc/passwd" } },
+      "appspec.yml: secrets.txt: is a symlink to /etc/passwd, outside the revision: the bundle would not carry what it points to, and the instance's Apache would follow it; copy the file into the revision, or delete the link",
+    ],
+    [
+      "a link to a folder outside",
+      { etc: { link: "../../../../../../../etc" } },
+      "appspec.yml: etc: is a symlink to ../../../../../../../etc, outside the revision",
+    ],
+    [
+      "a link that points nowhere",
+      { "old.html": { link: "gone.html" } },
+      "appspec.yml: old.html: is a symlink to gone.html, which does not exist: delete the link, or restore what it points to",
+    ],
+    [
+      "a link to a folder that contains it",
+      { "public/": "", "public/again": { link: ".." } },
+      "appspec.yml: public/again: is a symlink to .., a folder that contains it: copying it would never end; delete the link",
+    ],
+    [
+      "an absolute link, even into the revision",
+      { "home.html": { link: "$REVISION/index.html" } },
+      "appspec.yml: home.html: is a symlink to $REVISION/index.html, an absolute path: it means something else on every machine; make it relative to the link",
+    ],
+  ];
+  test.each(outside.map(([name, files, problem]) => ({ name, files, problem })))("refuses $name, naming the link and its target", ({ files, problem }) => {
+    const dir = revision(FILES, files);
+    const result = validateAppSpec(dir);
+    expect(result.ok).toBe(false);
+    expect(formatProblems("appspec.yml", result.problems)).toContain(problem.replace("$REVISION", dir));
   });
 });
 

@@ -82,12 +82,10 @@ describe("a deterministic bundle", () => {
 
   it("GIVEN a revision THEN entries are sorted, owned by root, dated at the source date, and hook scripts stay executable", async () => {
     const dir = makeRevision();
-    symlinkSync("index.html", join(dir, "home.html"));
     const bundle = await createBundle(dir, committedAt(COMMIT));
     const entries = await list(bundle.tar);
     expect(entries.map((e) => [e.name, e.type, e.mode.toString(8)])).toEqual([
       ["appspec.yml", "file", "644"],
-      ["home.html", "symlink", "777"],
       ["index.html", "file", "644"],
       ["scripts/", "directory", "755"],
       ["scripts/set_owner", "file", "755"],
@@ -98,6 +96,37 @@ describe("a deterministic bundle", () => {
     expect(bundle.sourceDate).toEqual({ seconds: COMMIT, from: "git commit" });
     expect(entries.every((e) => e.uid === 0 && e.uname === "root")).toBe(true);
     expect(entries.find((e) => e.name === "index.html")?.body).toBe("<h1>hello</h1>\n");
+  });
+
+  it("GIVEN a symlink to a file inside the revision THEN the bundle holds a copy of the file, not the link", async () => {
+    const dir = makeRevision();
+    symlinkSync("index.html", join(dir, "home.html"));
+    const entries = await list((await createBundle(dir, committedAt(COMMIT))).tar);
+    expect(entries.find((e) => e.name === "home.html")).toMatchObject({ type: "file", mode: 0o644, body: "<h1>hello</h1>\n" });
+    expect(entries.some((e) => e.type === "symlink")).toBe(false);
+  });
+
+  it("GIVEN a symlink to a folder inside the revision THEN the bundle holds the folder with its files", async () => {
+    const dir = makeRevision({ "assets/logo.svg": "<svg/>\n" });
+    mkdirSync(join(dir, "public"));
+    symlinkSync("../assets", join(dir, "public", "assets"));
+    const entries = await list((await createBundle(dir, committedAt(COMMIT))).tar);
+    expect(entries.filter((e) => e.name.startsWith("public/")).map((e) => [e.name, e.type, e.body])).toEqual([
+      ["public/", "directory", ""],
+      ["public/assets/", "directory", ""],
+      ["public/assets/logo.svg", "file", "<svg/>\n"],
+    ]);
+  });
+
+  it.each([
+    ["a file outside (/etc/passwd)", "/etc/passwd", "is a symlink to /etc/passwd, outside the revision"],
+    ["a folder outside", "/etc", "is a symlink to /etc, outside the revision"],
+    ["nothing", "gone.html", "is a symlink to gone.html, which does not exist"],
+    ["the folder that holds it", ".", "is a symlink to ., a folder that contains it"],
+  ])("GIVEN a symlink to %s THEN it refuses, naming the link and its target, and builds nothing", async (_what, target, message) => {
+    const dir = makeRevision();
+    symlinkSync(target, join(dir, "link"));
+    await expect(createBundle(dir, committedAt(COMMIT))).rejects.toThrow(`${join(dir, "link")} ${message}`);
   });
 
   it("GIVEN SOURCE_DATE_EPOCH THEN it dates the entries, whatever git says", async () => {

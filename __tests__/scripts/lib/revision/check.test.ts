@@ -2,12 +2,18 @@
  * The real local run: Debian's Apache + mod_php on loopback, the hooks, every page, Chromium.
  * Without apache2, libapache2-mod-php, chromium or shellcheck the suite is skipped with a banner
  * naming the packages (a failure under WEBFLEET_REQUIRE_TOOLS=1, as in CI).
+ *
+ * @slow apache chromium
  */
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { inflateSync } from "node:zlib";
 import { $ } from "zx";
+import { executeCommand } from "../../../../scripts/lib/cli/command";
+import { Interrupts } from "../../../../scripts/lib/cli/interrupts";
+import { command as revisionCheck } from "../../../../scripts/revision-check";
 import { findLocalTools, MissingToolsError } from "../../../../scripts/lib/revision/apache";
 import { describeWithTool } from "../../../helpers/tools";
 import { checkRevision, type RevisionCheckResult } from "../../../../scripts/lib/revision/check";
@@ -143,6 +149,14 @@ describeLocal("revision:check on the sample revision (app/)", () => {
     expect(result.pages.map((p) => `${p.status} ${p.path}`)).toEqual(["200 /", "200 /index.html", "200 /instance.php", "200 /__imds-unreachable/instance.php"]);
   });
 
+  it("keeps appspec.yml and the hook scripts off the web: asked for, Apache has none of them", () => {
+    expect(result.privatePaths).toEqual([
+      { path: "/appspec.yml", status: 404 },
+      { path: "/scripts/set_owner", status: 404 },
+      { path: "/scripts/validate_service", status: 404 },
+    ]);
+  });
+
   it("shows on the instance page what the metadata service said", () => {
     const page = result.pages.find((p) => p.path === "/instance.php")!;
     for (const [field, value] of [
@@ -197,7 +211,7 @@ describeLocal("revision:check on broken revisions", () => {
     expect(result.ok).toBe(false);
     expect(result.failure).toMatch(/^13 problems in .*bad-appspec\/appspec\.yml:\n/);
     expect(result.failure).toContain('bad-appspec/appspec.yml:2: version: must be the number 0.0, unquoted (got the string "0.0")');
-    expect(result.failure).toContain("bad-appspec/appspec.yml:13: hooks.Install: Install is reserved for the CodeDeploy agent and cannot run scripts");
+    expect(result.failure).toContain("bad-appspec/appspec.yml:13: hooks.Install: Install is reserved for the CodeDeploy agent and never runs scripts");
     expect(result.shellcheck).toEqual([]);
     expect(result.hooks).toEqual([]);
   });
@@ -211,5 +225,141 @@ describeLocal("revision:check on broken revisions", () => {
     expect(result.failure).toContain("  | app.conf is missing");
     expect(result.pages).toEqual([]);
     expect(result.rendered).toEqual([]);
+  }, 30_000);
+
+  it("fails a revision that puts appspec.yml and its hook scripts under the document root, naming what Apache served", async () => {
+    const result = await checkRevision($, { revisionDir: join(FIXTURES, "whole-revision-served"), outDir: temp() });
+    expect(result.ok).toBe(false);
+    expect(result.privatePaths).toEqual([
+      { path: "/appspec.yml", status: 200 },
+      { path: "/scripts/set_owner", status: 200 },
+    ]);
+    expect(result.failure).toMatch(
+      /^Apache serves what must stay off the web: \/appspec\.yml \(200\), \/scripts\/set_owner \(200\): the files section puts appspec\.yml and the hook scripts under the document root \(\/var\/www\/html\), where anyone can read them; copy only the web content there \(for example public\/ with source: public\)/,
+    );
+  }, 30_000);
+
+  it("fails a hook that leaves a background process holding its output, as the agent does, after its timeout", async () => {
+    const result = await checkRevision($, { revisionDir: join(FIXTURES, "background-output"), outDir: temp(), deployments: 1 });
+    expect(result.ok).toBe(false);
+    expect(result.failure).toContain(
+      "hook ValidateService (scripts/start_server) exited with code 0, but a process it started kept its standard output open until the timeout of 2 s",
+    );
+  }, 30_000);
+});
+
+describeLocal("revision:check interrupted", () => {
+  /** A process id printed by the hook as `name=<pid>`. */
+  const pidOf = (output: string, name: string) => Number(new RegExp(`${name}=(\\d+)`).exec(output)?.[1]);
+  const running = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return false;
+    }
+    return !/^\d+ \(.*\) Z /.test(existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "");
+  };
+  const eventually = async (done: () => boolean, ms = 5000) => {
+    for (const until = Date.now() + ms; !done() && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    return done();
+  };
+
+  it("GIVEN Ctrl-C while a hook runs THEN, by the time the command exits 130, the hook and what it started, Apache and the temporary folder are gone", async () => {
+    // GIVEN the command's interrupt handler, with a signal source the test controls; the
+    // process would end at exit(130), so what is still there then is left behind for good
+    const signals = new EventEmitter();
+    const exits: number[] = [];
+    let apachePid = 0;
+    let tempDir = "";
+    const atExit: { apache?: boolean; temp?: boolean } = {};
+    const interrupts = new Interrupts({
+      source: signals as never,
+      exit: (code) => {
+        exits.push(code);
+        atExit.apache = running(apachePid);
+        atExit.temp = existsSync(tempDir);
+      },
+      log: () => undefined,
+    });
+    const lines: string[] = [];
+    // WHEN Ctrl-C arrives while the long hook (no timeout: an hour) runs
+    const result = await checkRevision($, {
+      revisionDir: join(FIXTURES, "long-hook"),
+      outDir: temp(),
+      hookProgressSeconds: 0.3,
+      defer: (cleanup) => interrupts.defer(cleanup),
+      log: (line) => {
+        lines.push(line);
+        const conf = /^apache .* -f (\S+httpd\.conf)\)$/.exec(line)?.[1];
+        if (conf) {
+          tempDir = dirname(dirname(conf));
+          apachePid = Number(readFileSync(join(dirname(conf), "apache2.pid"), "utf8"));
+        }
+        if (line.includes("still running") && !lines.some((l) => l === "(SIGINT sent)")) {
+          lines.push("(SIGINT sent)");
+          // Twice, as a terminal's Ctrl-C arrives under npm run (npm passes it on as well).
+          signals.emit("SIGINT");
+          signals.emit("SIGINT");
+        }
+      },
+    });
+    interrupts.dispose();
+    // THEN the cleanups ran and the command exits 130, with Apache stopped and the temporary folder removed by then
+    expect(await eventually(() => exits.length > 0)).toBe(true);
+    expect(exits[0]).toBe(130);
+    expect(apachePid).toBeGreaterThan(0);
+    expect(atExit).toEqual({ apache: false, temp: false });
+    expect(result.ok).toBe(false);
+    // the hook and the child it started are stopped
+    const output = result.hooks[0].outputTail;
+    expect(await eventually(() => !running(pidOf(output, "hook")) && !running(pidOf(output, "child")))).toBe(true);
+    // Apache answers no more, and the temporary folder (its config, the local instance) is gone
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(lines.find((l) => l.startsWith("apache "))!)![1];
+    await expect(fetch(url, { signal: AbortSignal.timeout(2000) })).rejects.toThrow();
+    expect(existsSync(tempDir)).toBe(false);
+  }, 30_000);
+
+  it("GIVEN Ctrl-C between two steps THEN no hook starts after it", async () => {
+    const signals = new EventEmitter();
+    const exits: number[] = [];
+    const interrupts = new Interrupts({ source: signals as never, exit: (code) => exits.push(code), log: () => undefined });
+    // WHEN Ctrl-C arrives as Install ends, just before the hook would start
+    const result = await checkRevision($, {
+      revisionDir: join(FIXTURES, "long-hook"),
+      outDir: temp(),
+      defer: (cleanup) => interrupts.defer(cleanup),
+      signal: interrupts.signal,
+      log: (line) => {
+        if (/^ {2}Install /.test(line)) signals.emit("SIGINT");
+      },
+    });
+    interrupts.dispose();
+    expect(await eventually(() => exits.length > 0)).toBe(true);
+    expect(result.hooks).toEqual([]);
+    expect(result.failure).toBe("interrupted before AfterInstall: no hook started after Ctrl-C");
+  }, 30_000);
+
+  it("GIVEN the revision:check command WHEN Ctrl-C stops a hook THEN it exits 130 saying it was interrupted, not that the revision failed", async () => {
+    const signals = new EventEmitter();
+    const exits: number[] = [];
+    const stderr = {
+      text: "",
+      write(s: string) {
+        this.text += s;
+        if (/^ {4}Install /m.test(s)) setTimeout(() => signals.emit("SIGINT"), 500); // the hook is running by then
+        return true;
+      },
+    };
+    const code = await executeCommand(revisionCheck, [join(FIXTURES, "long-hook"), "--out", temp()], {
+      stdout: { write: () => true },
+      stderr,
+      signals: signals as never,
+      exit: (c) => exits.push(c),
+    });
+    expect(await eventually(() => exits.length > 0)).toBe(true);
+    expect(code).toBe(130);
+    expect(exits).toEqual([130]);
+    expect(stderr.text).toContain("interrupted by SIGINT");
+    expect(stderr.text).not.toContain("FAILED:");
   }, 30_000);
 });

@@ -4,7 +4,7 @@ import { $ } from "zx";
 import { apacheConfig, findLocalTools, MissingToolsError } from "../../../../scripts/lib/revision/apache";
 import { LOCAL_IDENTITY, startBlackHole, startFakeImds, type FakeImds } from "../../../../scripts/lib/revision/imds";
 
-const INSTANCE_PAGE = resolve(__dirname, "../../../../app/instance.php");
+const INSTANCE_PAGE = resolve(__dirname, "../../../../app/public/instance.php");
 
 describe("the local IMDSv2 stand-in", () => {
   let imds: FakeImds;
