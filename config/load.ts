@@ -5,6 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { parseDocument } from "yaml";
+import type { z } from "zod";
 import { environmentSchema, type EnvironmentFile } from "./schema";
 import type { MinimumHealthyHosts } from "../modules/names";
 
@@ -56,26 +57,28 @@ function fileOf(env: string, dir: string): string | undefined {
 
 /** A config file larger than this is not an environment file. */
 export const MAX_FILE_BYTES = 256 * 1024;
+/** Longest value shown as it is in "(got …)". */
+const MAX_SHOWN_VALUE = 200;
 /** YAML aliases a file may use before it counts as an alias bomb (yaml's own default is 100). */
 export const MAX_ALIAS_COUNT = 100;
 
-/** The file's text, or a {@link ConfigError} when it is too large, binary, or not UTF-8. */
-function readText(file: string): string {
+/** The file's text, or a {@link ConfigError} when it is too large, binary, or not UTF-8. `kind` names the file in messages. */
+export function readText(file: string, kind = "an environment file"): string {
   const shown = displayPath(file);
   const bytes = readFileSync(file);
   if (bytes.length > MAX_FILE_BYTES) {
-    throw new ConfigError([`${shown}: ${bytes.length} bytes is too large for an environment file (at most ${MAX_FILE_BYTES}); is it the right file?`]);
+    throw new ConfigError([`${shown}: ${bytes.length} bytes is too large for ${kind} (at most ${MAX_FILE_BYTES}); is it the right file?`]);
   }
-  if (bytes.includes(0)) throw new ConfigError([`${shown}: not a text file (it holds NUL bytes); an environment file is YAML text`]);
+  if (bytes.includes(0)) throw new ConfigError([`${shown}: not a text file (it holds NUL bytes); ${kind} is YAML text`]);
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new ConfigError([`${shown}: not a text file (not valid UTF-8); an environment file is YAML text`]);
+    throw new ConfigError([`${shown}: not a text file (not valid UTF-8); ${kind} is YAML text`]);
   }
 }
 
 /** The YAML document as plain data; a {@link ConfigError} for syntax errors and alias bombs. */
-function parseYaml(file: string, text: string): unknown {
+export function parseYaml(file: string, text: string): unknown {
   const shown = displayPath(file);
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
@@ -93,7 +96,8 @@ function parseYaml(file: string, text: string): unknown {
   }
 }
 
-function displayPath(file: string): string {
+/** `file` relative to the working directory when it is below it, for messages. */
+export function displayPath(file: string): string {
   const rel = relative(process.cwd(), file);
   return rel.startsWith("..") ? file : rel;
 }
@@ -111,6 +115,31 @@ function fieldName(path: readonly PropertyKey[]): string {
   return path.reduce<string>((acc, k) => (typeof k === "number" ? `${acc}[${k}]` : acc ? `${acc}.${String(k)}` : String(k)), "");
 }
 
+/** A value as JSON for "(got …)", summed up when long (46 tags, a 300-character string) so the line stays readable. */
+function shownValue(value: unknown): string {
+  const json = JSON.stringify(value);
+  if (json.length <= MAX_SHOWN_VALUE) return json;
+  if (Array.isArray(value)) return `a list of ${value.length}`;
+  if (value !== null && typeof value === "object") return `${Object.keys(value).length} entries`;
+  return `${json.slice(0, 40)}… (${[...String(value)].length} characters)`;
+}
+
+/**
+ * One line per schema issue: the file, the field, what is valid and the value it got. An unknown
+ * field points at `reference`, the page that lists the valid ones.
+ */
+export function schemaErrors(shown: string, data: unknown, issues: readonly z.core.$ZodIssue[], reference = "docs/configuration.md"): string[] {
+  return issues.map((issue) => {
+    if (issue.code === "unrecognized_keys") {
+      const where = fieldName(issue.path);
+      return `${shown}: ${issue.keys.map((k) => (where ? `${where}.${k}` : k)).join(", ")}: unknown field${issue.keys.length > 1 ? "s" : ""}; check the spelling against the configuration reference in ${reference}`;
+    }
+    const value = valueAt(data, issue.path);
+    const got = value === undefined ? "missing" : `got ${shownValue(value)}`;
+    return `${shown}: ${fieldName(issue.path) || "(file)"}: ${value === undefined && issue.code === "invalid_type" ? "is required" : issue.message} (${got})`;
+  });
+}
+
 /** Validates already-parsed data; `file` is only used in messages. */
 export function parseEnvironment(name: string, file: string, data: unknown): EnvironmentConfig {
   const shown = displayPath(file);
@@ -120,18 +149,7 @@ export function parseEnvironment(name: string, file: string, data: unknown): Env
     ]);
   }
   const result = environmentSchema.safeParse(data ?? {});
-  if (!result.success) {
-    const errors = result.error.issues.map((issue) => {
-      if (issue.code === "unrecognized_keys") {
-        const where = fieldName(issue.path);
-        return `${shown}: ${issue.keys.map((k) => (where ? `${where}.${k}` : k)).join(", ")}: unknown field${issue.keys.length > 1 ? "s" : ""}; check the spelling against the configuration reference in README.md`;
-      }
-      const value = valueAt(data, issue.path);
-      const got = value === undefined ? "missing" : `got ${JSON.stringify(value)}`;
-      return `${shown}: ${fieldName(issue.path) || "(file)"}: ${value === undefined && issue.code === "invalid_type" ? "is required" : issue.message} (${got})`;
-    });
-    throw new ConfigError(errors);
-  }
+  if (!result.success) throw new ConfigError(schemaErrors(shown, data, result.error.issues));
   const env = result.data;
   return {
     ...env,
