@@ -5,7 +5,9 @@
  */
 import { App } from "cdktf";
 import { type BrokenEnvironment, type EnvironmentConfig, ConfigError, configDir, loadEnvironment, loadEnvironments } from "./config/load";
-import { BOOTSTRAP_STACK, COLORS, type Color, stackName } from "./modules/names";
+import { ciEnvironments, loadCiConfig } from "./config/github";
+import { CiStack } from "./modules/ci-stack";
+import { BOOTSTRAP_STACK, CI_STACK, COLORS, type Color, stackName } from "./modules/names";
 import { StateBootstrapStack, type StateBucket } from "./modules/state-bootstrap-stack";
 import { WebfleetStack } from "./modules/webfleet-stack";
 
@@ -18,6 +20,11 @@ export interface BuildOptions {
   readonly configDir?: string;
   /** Initial AMI per color for parameters that do not exist yet (see WebfleetStackProps). */
   readonly initialAmi?: Readonly<Partial<Record<Color, string>>>;
+  /**
+   * The state bootstrap's very first run: its own state stays local until the bucket exists.
+   * @default false - its state lives in the bucket it created (see StateBootstrapStack)
+   */
+  readonly bootstrapFirstRun?: boolean;
 }
 
 /** The app, the environments in it, and the environments left out, with why. */
@@ -59,8 +66,29 @@ export function buildApp(options: BuildOptions = {}): BuiltApp {
       broken = [...broken, { name: config.name, errors: [`${config.file}: ${e instanceof Error ? e.message : String(e)}`] }];
     }
   }
+  // The GitHub Actions roles, when config/github/ci.yaml exists; a broken one is left out like an
+  // environment (it may name a state bucket too), and never stops the environments. The roles
+  // need an environment's file only, so an environment whose stack failed still gets them.
+  const backends: Array<{ stateBackend: EnvironmentConfig["stateBackend"]; region: string }> = [...built];
+  if (!options.environments) {
+    let file = "config/github/ci.yaml";
+    try {
+      const ci = loadCiConfig(dir);
+      if (ci) {
+        file = ci.file;
+        const unreadable = broken.map((b) => b.name).filter((name) => !environments.some((e) => e.name === name));
+        new CiStack(app, CI_STACK, { config: ci, environments: ciEnvironments(ci, environments, unreadable) });
+        backends.push(ci);
+      }
+    } catch (e) {
+      // Only a half-built CI stack: an environment named `ci` is refused above, not removed.
+      if (app.node.tryFindChild(CI_STACK) instanceof CiStack) app.node.tryRemoveChild(CI_STACK);
+      const errors = e instanceof ConfigError ? e.errors : [`${file}: ${e instanceof Error ? e.message : String(e)}`];
+      broken = [...broken, { name: "ci", errors }];
+    }
+  }
   const notes: string[] = [];
-  const buckets: StateBucket[] = built.flatMap((c) =>
+  const buckets: StateBucket[] = backends.flatMap((c) =>
     c.stateBackend.type === "s3" ? [{ bucket: c.stateBackend.bucket, region: c.stateBackend.region ?? c.region }] : [],
   );
   if (options.environments) {
@@ -70,7 +98,7 @@ export function buildApp(options: BuildOptions = {}): BuiltApp {
       `${BOOTSTRAP_STACK} was not synthesized: with ${broken.map((b) => b.name).join(", ")} broken, it could miss a state bucket and plan to destroy it; fix the file${broken.length > 1 ? "s" : ""} first`,
     );
   } else if (buckets.length > 0) {
-    new StateBootstrapStack(app, BOOTSTRAP_STACK, { buckets });
+    new StateBootstrapStack(app, BOOTSTRAP_STACK, { buckets, firstRun: options.bootstrapFirstRun });
   }
   return { app, environments: built, broken, notes };
 }
@@ -105,6 +133,16 @@ export function initialAmiFromEnv(env: NodeJS.ProcessEnv = process.env): Partial
   return out;
 }
 
+/** `WEBFLEET_BOOTSTRAP_FIRST_RUN=1`: the very first `cdktf deploy webfleet-state-bootstrap`, before any state bucket exists. */
+export function bootstrapFirstRunFromEnv(env: NodeJS.ProcessEnv = process.env): boolean {
+  const value = env.WEBFLEET_BOOTSTRAP_FIRST_RUN;
+  if (value === undefined || value === "") return false;
+  if (value === "1") return true;
+  throw new ConfigError([
+    `WEBFLEET_BOOTSTRAP_FIRST_RUN: must be 1 (the first run of ${BOOTSTRAP_STACK}, before its bucket exists) or unset (got ${JSON.stringify(value)})`,
+  ]);
+}
+
 /**
  * `cdktf synth` / `cdktf deploy` run this (cdktf.json). A broken environment file is reported on
  * stderr and left out, so the others still deploy; only when nothing can be synthesized does it
@@ -112,7 +150,7 @@ export function initialAmiFromEnv(env: NodeJS.ProcessEnv = process.env): Partial
  */
 if (require.main === module) {
   try {
-    const { app, environments, broken, notes } = buildApp({ initialAmi: initialAmiFromEnv() });
+    const { app, environments, broken, notes } = buildApp({ initialAmi: initialAmiFromEnv(), bootstrapFirstRun: bootstrapFirstRunFromEnv() });
     for (const b of broken) {
       process.stderr.write(`webfleet: ${stackName(b.name)} left out: ${b.errors.length === 1 ? b.errors[0] : `\n  - ${b.errors.join("\n  - ")}`}\n`);
     }

@@ -21,7 +21,8 @@ const BROKEN = "region: us-east-1\nnetwork: { mode: default-vpc }\ninstanceType:
 describe("the CDKTF app", () => {
   it("builds one stack per environment and the bootstrap stack only when some state lives in S3", () => {
     const all = buildApp({ outdir: mkdtempSync(join(tmpdir(), "wf-")) });
-    expect(all.app.node.children.map((c) => c.node.id).sort()).toEqual(["webfleet-dev", "webfleet-prod", "webfleet-state-bootstrap"]);
+    // (and the CI roles' stack, since config/github/ci.yaml ships: __tests__/modules/ci-stack.test.ts)
+    expect(all.app.node.children.map((c) => c.node.id).sort()).toEqual(["webfleet-ci", "webfleet-dev", "webfleet-prod", "webfleet-state-bootstrap"]);
     const dev = buildApp({ environments: ["dev"], outdir: mkdtempSync(join(tmpdir(), "wf-")) });
     expect(dev.app.node.children.map((c) => c.node.id)).toEqual(["webfleet-dev"]);
   });

@@ -86,6 +86,35 @@ describe.each(stacks)("security baseline of %s", (_stack, json) => {
     }
   });
 
+  it("lets CodeDeploy assume a role only for this account's deployment groups (confused deputy)", () => {
+    for (const [, role] of all(json, "aws_iam_role")) {
+      for (const s of JSON.parse(String(role.assume_role_policy)).Statement as Array<{
+        Principal?: { Service?: string };
+        Condition?: Record<string, object>;
+      }>) {
+        if (s.Principal?.Service !== "codedeploy.amazonaws.com") continue;
+        expect(s.Condition).toMatchObject({
+          StringEquals: { "aws:SourceAccount": expect.any(String) },
+          ArnLike: { "aws:SourceArn": expect.stringMatching(/^arn:aws:codedeploy:[a-z0-9-]+:.+:deploymentgroup:.+\/\*$/) },
+        });
+      }
+    }
+  });
+
+  it("passes roles only to EC2, and launches or tags only under a condition", () => {
+    for (const [, policy] of all(json, "aws_iam_role_policy")) {
+      const statements = JSON.parse(String(policy.policy)).Statement as Array<{
+        Action: string | string[];
+        Condition?: Record<string, Record<string, unknown>>;
+      }>;
+      for (const s of statements) {
+        const actions = [s.Action].flat();
+        if (actions.includes("iam:PassRole")) expect(s.Condition?.StringEquals?.["iam:PassedToService"]).toBe("ec2.amazonaws.com");
+        if (actions.some((a) => a === "ec2:RunInstances" || a === "ec2:CreateTags")) expect(s.Condition).toBeDefined();
+      }
+    }
+  });
+
   it("grants no IAM action '*'", () => {
     for (const [, policy] of all(json, "aws_iam_role_policy")) {
       const statements = JSON.parse(String(policy.policy)).Statement as Array<{ Action: string | string[] }>;

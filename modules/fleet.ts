@@ -3,13 +3,9 @@ import { Fn, type ITerraformDependable, Op, Token } from "cdktf";
 import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { HEALTH_CHECK, type Color } from "./names";
+import { HEALTH_CHECK, type Color, type FleetCapacity } from "./names";
 
-export interface FleetCapacity {
-  readonly min: number;
-  readonly desired: number;
-  readonly max: number;
-}
+export type { FleetCapacity };
 
 /** AWS's public parameters of stock images: no web server, no health endpoint, no agent. */
 export const STOCK_IMAGE_PREFIX = "resolve:ssm:/aws/service/";
@@ -25,6 +21,10 @@ export interface FleetProps {
   readonly securityGroupId: string;
   /** Subnets in at least two availability zones. */
   readonly subnetIds: string[];
+  /**
+   * The group's size. Terraform owns min and max; desired only at creation (the release sets it
+   * afterwards, so later changes to it are ignored). Values may be tokens (capacity by role).
+   */
   readonly capacity: FleetCapacity;
   /** The color's target group: the ASG registers into it and CodeDeploy controls its traffic. */
   readonly targetGroupArn: string;
@@ -60,9 +60,10 @@ export interface FleetProps {
    */
   readonly healthCheckGracePeriodSeconds?: number;
   /**
-   * Tags of the instances and volumes (the provider's default tags do not reach them).
-   * @default - project, environment and color are still set by the caller's default tags on
-   * the template itself
+   * Tags of the instances, their volumes and network interfaces, on top of `Name` and `color`:
+   * the provider's default tags do not reach what an Auto Scaling group launches, so the caller
+   * passes them here (project, environment and the config's own tags).
+   * @default - only Name and color
    */
   readonly instanceTags?: Readonly<Record<string, string>>;
 }
@@ -94,23 +95,24 @@ export class Fleet extends Construct {
       throw new Error(`subnetIds (${JSON.stringify(props.subnetIds)}) must list at least 2 subnets in different availability zones`);
     }
 
-    const tags = { Name: name, color: props.color, ...props.instanceTags };
+    // The caller's tags first: Name and color are the fleet's own.
+    const tags = { ...props.instanceTags, Name: name, color: props.color };
     // A fleet with instances must boot the baked web AMI: a stock image serves no /health, so
     // the ELB health check would replace its instances in a loop. Checked at plan time, so
-    // nothing is created; an AMI parameter's value is only known then.
-    const stockImage = `the ${props.color} fleet (desired ${desired}) would boot a stock Amazon Linux image (no web server, no health endpoint, no CodeDeploy agent)`;
+    // nothing is created; an AMI parameter's value (and capacity by role) is only known then.
+    const stockImage = `the ${props.color} fleet (desired ${Token.isUnresolved(desired) ? Token.asString(desired) : desired}) would boot a stock Amazon Linux image (no web server, no health endpoint, no CodeDeploy agent)`;
     if (!Token.isUnresolved(props.amiId) && !Token.isUnresolved(desired) && desired > 0 && props.amiId.startsWith(STOCK_IMAGE_PREFIX)) {
       throw new Error(`${stockImage}: set ami.${props.color} to the baked web AMI`);
     }
-    const preconditions =
-      Token.isUnresolved(props.amiId) && (Token.isUnresolved(desired) || desired > 0)
-        ? [
-            {
-              condition: Op.not(Fn.startswith(props.amiId, STOCK_IMAGE_PREFIX)),
-              errorMessage: `${stockImage}. Build the web AMI first: npm run deploy -- --env <env> creates the AMI parameters with it.`,
-            },
-          ]
-        : [];
+    const baked = Op.not(Fn.startswith(props.amiId, STOCK_IMAGE_PREFIX));
+    const bakedWhenInService = !Token.isUnresolved(props.amiId)
+      ? undefined
+      : Token.isUnresolved(desired)
+        ? // tonumber() keeps a conditional token in parentheses; Op drops a literal 0, hence < 1.
+          Op.or(Op.lt(Fn.tonumber(desired), 1), baked)
+        : desired > 0
+          ? baked
+          : undefined;
     this.launchTemplate = new LaunchTemplate(this, "template", {
       name,
       description: `webfleet ${props.color} fleet`,
@@ -143,7 +145,16 @@ export class Fleet extends Construct {
       monitoring: { enabled: true },
       tagSpecifications: ["instance", "volume", "network-interface"].map((resourceType) => ({ resourceType, tags })),
       tags: { color: props.color },
-      lifecycle: preconditions.length ? { precondition: preconditions } : undefined,
+      lifecycle: bakedWhenInService
+        ? {
+            precondition: [
+              {
+                condition: bakedWhenInService,
+                errorMessage: `${stockImage}. Build the web AMI first: npm run deploy -- --env <env> creates the AMI parameters with it.`,
+              },
+            ],
+          }
+        : undefined,
     });
 
     this.autoScalingGroup = new AutoscalingGroup(this, "asg", {
@@ -152,6 +163,8 @@ export class Fleet extends Construct {
       maxSize: max,
       desiredCapacity: desired,
       vpcZoneIdentifier: props.subnetIds,
+      // The release scales the colors (blue/green, canary); Terraform sets desired only at creation.
+      lifecycle: { ignoreChanges: ["desired_capacity"] },
       targetGroupArns: [props.targetGroupArn],
       healthCheckType: "ELB",
       healthCheckGracePeriod: this.healthCheckGracePeriodSeconds,

@@ -3,12 +3,9 @@ import { Lb } from "@cdktf/provider-aws/lib/lb";
 import { LbListener, type LbListenerDefaultAction } from "@cdktf/provider-aws/lib/lb-listener";
 import { LbListenerRule } from "@cdktf/provider-aws/lib/lb-listener-rule";
 import { LbTargetGroup } from "@cdktf/provider-aws/lib/lb-target-group";
-import { COLORS, HEALTH_CHECK, type Color } from "./names";
+import { SMOKE_KEY_HEADER, COLOR_HEADER, COLORS, HEALTH_CHECK, type Color } from "./names";
 
-/** With {@link SMOKE_KEY_HEADER}, routes a request to one color only (smoke tests of the idle color). */
-export const COLOR_HEADER = "X-Webfleet-Color";
-/** Must carry the environment's smoke-test key, so the public cannot pick a color. */
-export const SMOKE_KEY_HEADER = "X-Webfleet-Smoke-Key";
+export { COLOR_HEADER, SMOKE_KEY_HEADER };
 
 /** TLS 1.3 with TLS 1.2 fallback: AWS's recommended policy for new HTTPS listeners. */
 export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";

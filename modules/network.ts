@@ -9,7 +9,7 @@ import { RouteTable } from "@cdktf/provider-aws/lib/route-table";
 import { RouteTableAssociation } from "@cdktf/provider-aws/lib/route-table-association";
 import { Subnet } from "@cdktf/provider-aws/lib/subnet";
 import { Vpc } from "@cdktf/provider-aws/lib/vpc";
-import type { NetworkConfig } from "../config/schema";
+import { DEDICATED_SUBNET_NEWBITS, type NetworkConfig } from "../config/schema";
 
 export interface NetworkProps {
   /** Where the web tier lives: the default VPC, a dedicated VPC, or existing ids. */
@@ -17,9 +17,9 @@ export interface NetworkProps {
   /** Prefix of the Name tags of what this construct creates. */
   readonly namePrefix: string;
   /**
-   * The fleets' instance type. In the default VPC, only subnets in zones that offer it are
-   * used (us-east-1e, for one, offers no t3).
-   * @default - every default subnet
+   * The fleets' instance type. Only zones that offer it are used (us-east-1e, for one, offers no
+   * t3): the default VPC's subnets there, or the zones a dedicated VPC's subnets go to.
+   * @default - every zone
    */
   readonly instanceType?: string;
 }
@@ -49,13 +49,7 @@ export class Network extends Construct {
           { name: "vpc-id", values: [vpc.id] },
           { name: "default-for-az", values: ["true"] },
         ];
-        if (props.instanceType) {
-          const offered = new DataAwsEc2InstanceTypeOfferings(this, "offered-zones", {
-            locationType: "availability-zone",
-            filter: [{ name: "instance-type", values: [props.instanceType] }],
-          });
-          filter.push({ name: "availability-zone", values: offered.locations });
-        }
+        if (props.instanceType) filter.push({ name: "availability-zone", values: this.offeredZones(props.instanceType) });
         const subnets = new DataAwsSubnets(this, "default-subnets", {
           filter,
           lifecycle: {
@@ -78,16 +72,19 @@ export class Network extends Construct {
           enableDnsSupport: true,
           tags: { Name: props.namePrefix },
         });
-        // Regular zones only (no opted-in Local Zones), and enough of them: `element` would
-        // wrap around and put two subnets in one zone, which the load balancer refuses.
+        // Regular zones only (no opted-in Local Zones) that offer the instance type, and enough
+        // of them: an index past the list fails instead of putting two subnets in one zone,
+        // which the load balancer refuses.
+        const filter = [{ name: "opt-in-status", values: ["opt-in-not-required"] }];
+        if (props.instanceType) filter.push({ name: "zone-name", values: this.offeredZones(props.instanceType) });
         const azs = new DataAwsAvailabilityZones(this, "azs", {
           state: "available",
-          filter: [{ name: "opt-in-status", values: ["opt-in-not-required"] }],
+          filter,
           lifecycle: {
             postcondition: [
               {
                 condition: `\${length(self.names) >= ${net.availabilityZones}}`,
-                errorMessage: `network.availabilityZones (${net.availabilityZones}) is more than this region has`,
+                errorMessage: `network.availabilityZones (${net.availabilityZones}) is more than the zones of this region${props.instanceType ? ` that offer ${props.instanceType}` : ""}`,
               },
             ],
           },
@@ -103,8 +100,9 @@ export class Network extends Construct {
           const subnet = new Subnet(this, `public-${i}`, {
             vpcId: vpc.id,
             availabilityZone: Token.asString(Fn.lookupNested(azs.names, [i])),
-            // /20s out of the VPC block: room for 4,000 addresses per AZ.
-            cidrBlock: Fn.cidrsubnet(vpc.cidrBlock, 4, i),
+            // /20s out of a /16: room for 4,000 addresses per AZ. The config check refuses
+            // blocks whose subnets AWS or the load balancer would not take.
+            cidrBlock: Fn.cidrsubnet(vpc.cidrBlock, DEDICATED_SUBNET_NEWBITS, i),
             mapPublicIpOnLaunch: true,
             tags: { Name: `${props.namePrefix}-public-${i}` },
           });
@@ -116,5 +114,14 @@ export class Network extends Construct {
         break;
       }
     }
+  }
+
+  /** The zones of the region that offer `instanceType` (EC2 instance type offerings). */
+  private offeredZones(instanceType: string): string[] {
+    const offered = new DataAwsEc2InstanceTypeOfferings(this, "offered-zones", {
+      locationType: "availability-zone",
+      filter: [{ name: "instance-type", values: [instanceType] }],
+    });
+    return offered.locations;
   }
 }

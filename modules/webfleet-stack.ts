@@ -1,5 +1,5 @@
 import { Construct } from "constructs";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Fn, Lazy, Op, TerraformOutput, TerraformStack, Token } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SsmParameter } from "@cdktf/provider-aws/lib/ssm-parameter";
 import type { EnvironmentConfig } from "../config/load";
@@ -8,8 +8,9 @@ import { CodeDeployApplication } from "./codedeploy-application";
 import { Fleet } from "./fleet";
 import { IamRoles } from "./iam";
 import { LoadBalancer } from "./load-balancer";
-import { COLORS, type Color, initialLiveColor, PROJECT, type PublishedStack, releaseParameters, resourcePrefix } from "./names";
+import { COLORS, type Color, type FleetCapacity, PROJECT, type PublishedStack, releaseParameters, resourcePrefix, revisionBucketPrefix } from "./names";
 import { Network } from "./network";
+import { ReleaseLockCheck } from "./release-lock";
 import { ReleaseState } from "./release-state";
 import { RevisionBucket } from "./revision-bucket";
 import { SecurityGroups } from "./security-groups";
@@ -42,6 +43,10 @@ export class WebfleetStack extends TerraformStack {
       defaultTags: [{ tags: { ...config.tags, project: PROJECT, environment: env, "managed-by": "cdktf" } }],
     });
     configureStateBackend(this, config.stateBackend, { environment: env, stackName: id, defaultRegion: config.region });
+    // The lock check and the release-state variables validate against other objects (1.9+).
+    this.addOverride("terraform.required_version", ">= 1.9.0");
+    // Refuses to plan while a release holds the environment (before anything else is planned).
+    new ReleaseLockCheck(this, "release-lock", { environment: env });
 
     const network = new Network(this, "network", { network: config.network, namePrefix: prefix, instanceType: config.instanceType });
     const securityGroups = new SecurityGroups(this, "security-groups", {
@@ -50,17 +55,34 @@ export class WebfleetStack extends TerraformStack {
       clientCidrs: config.clientCidrs,
       https: config.certificateArn !== undefined,
     });
-    const revisions = new RevisionBucket(this, "revisions", { bucketNamePrefix: `${prefix}-revisions-` });
-    const iam = new IamRoles(this, "iam", { namePrefix: prefix, revisionBucketArn: revisions.bucketArn, region: config.region });
+    const revisions = new RevisionBucket(this, "revisions", { bucketNamePrefix: revisionBucketPrefix(env) });
+    const application = new CodeDeployApplication(this, "codedeploy", {
+      environment: env,
+      applicationName: prefix,
+      minimumHealthyHosts: config.customMinimumHealthyHosts,
+    });
+    const iam = new IamRoles(this, "iam", {
+      namePrefix: prefix,
+      revisionBucketArn: revisions.bucketArn,
+      region: config.region,
+      applicationName: application.applicationName,
+      // The templates need the instance profile made here: their ARNs resolve at synth.
+      launchTemplateArns: COLORS.map((color) => Lazy.stringValue({ produce: () => this.fleets[color].launchTemplate.arn })),
+    });
 
-    const liveColor = initialLiveColor(config.capacity);
     const releaseState = new ReleaseState(this, "release-state", {
       environment: env,
       ami: config.ami,
-      initialLiveColor: liveColor,
       defaultInitialAmi: props.initialAmi,
       architecture: config.architecture,
     });
+    // Capacity by role: each color gets the live or the idle role's values, by the live color
+    // Terraform reads from SSM (the release switches it).
+    const capacityOf = (color: Color): FleetCapacity => {
+      const byRole = (key: keyof FleetCapacity) =>
+        Token.asNumber(Fn.conditional(Op.eq(releaseState.liveColor, color), config.capacity.live[key], config.capacity.idle[key]));
+      return { min: byRole("min"), desired: byRole("desired"), max: byRole("max") };
+    };
 
     this.loadBalancer = new LoadBalancer(this, "load-balancer", {
       namePrefix: prefix,
@@ -76,11 +98,6 @@ export class WebfleetStack extends TerraformStack {
     });
     const lb = this.loadBalancer;
 
-    const application = new CodeDeployApplication(this, "codedeploy", {
-      environment: env,
-      applicationName: prefix,
-      minimumHealthyHosts: config.customMinimumHealthyHosts,
-    });
     const alarms = new Alarms(this, "alarms", {
       namePrefix: prefix,
       loadBalancerArnSuffix: lb.loadBalancer.arnSuffix,
@@ -98,7 +115,7 @@ export class WebfleetStack extends TerraformStack {
         instanceProfileArn: iam.instanceProfileArn,
         securityGroupId: securityGroups.instanceGroupId,
         subnetIds: network.subnetIds,
-        capacity: config.capacity[color],
+        capacity: capacityOf(color),
         targetGroupArn: lb.targetGroups[color].arn,
         targetGroupName: lb.targetGroups[color].name,
         applicationName: application.applicationName,
@@ -107,7 +124,8 @@ export class WebfleetStack extends TerraformStack {
         deploymentConfigName: application.deploymentConfigs[config.deployment.defaultStrategy],
         alarmNames: alarms.alarmNames[color],
         notificationTopicArn: alarms.topicArn,
-        instanceTags: { project: PROJECT, environment: env },
+        // Default tags skip what the group launches: the instances, volumes and interfaces.
+        instanceTags: { ...config.tags, project: PROJECT, environment: env },
       });
     }
 
@@ -134,6 +152,7 @@ export class WebfleetStack extends TerraformStack {
       ) as PublishedStack["fleets"],
       deploymentConfigs: application.deploymentConfigs,
       defaultStrategy: config.deployment.defaultStrategy,
+      capacity: config.capacity,
       timings: {
         deregistrationDelaySeconds: lb.deregistrationDelaySeconds,
         healthCheckIntervalSeconds: lb.healthCheckIntervalSeconds,

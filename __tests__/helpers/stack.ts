@@ -34,7 +34,7 @@ export function environment(overrides: Record<string, unknown> = {}, name = "tes
   return parseEnvironment(name, `config/${name}.yaml`, {
     region: "us-east-1",
     network: { mode: "existing", vpcId: "vpc-0123456789abcdef0", subnetIds: ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"] },
-    capacity: { blue: { min: 2, desired: 2, max: 4 }, green: { min: 0, desired: 0, max: 4 } },
+    capacity: { live: { min: 2, desired: 2, max: 4 }, idle: { min: 0, desired: 0, max: 4 } },
     ami: { blue: { id: "ami-0123456789abcdef0" }, green: { parameter: {} } },
     ...overrides,
   });

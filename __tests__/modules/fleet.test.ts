@@ -2,7 +2,7 @@ import { AutoscalingGroup } from "@cdktf/provider-aws/lib/autoscaling-group";
 import { CodedeployDeploymentGroup } from "@cdktf/provider-aws/lib/codedeploy-deployment-group";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { LaunchTemplate } from "@cdktf/provider-aws/lib/launch-template";
-import { Fn, Token } from "cdktf";
+import { Fn, Op, Token } from "cdktf";
 import { Fleet, type FleetProps } from "../../modules/fleet";
 import { doc, resources, synthConstruct } from "../helpers/stack";
 
@@ -39,11 +39,18 @@ describe("Fleet", () => {
     expect(resources(doc(out), "aws_launch_template")[0].key_name).toBeUndefined();
   });
 
-  it("tags instances and volumes with their color", () => {
-    const lt = resources(doc(synth()), "aws_launch_template")[0];
+  it("tags what the group launches (instances, volumes, interfaces) with the caller's tags, its name and color", () => {
+    // GIVEN tags the provider's default tags would not carry to launched instances
+    const lt = resources(doc(synth({ instanceTags: { project: "webfleet", "cost-center": "web", color: "not-mine" } })), "aws_launch_template")[0];
+    // THEN every launched resource type carries them, and the fleet's own Name and color win
     const specs = lt.tag_specifications as Array<{ resource_type: string; tags: Record<string, string> }>;
     expect(specs.map((s) => s.resource_type)).toEqual(["instance", "volume", "network-interface"]);
-    expect(specs.every((s) => s.tags.color === "green")).toBe(true);
+    for (const spec of specs) expect(spec.tags).toEqual({ project: "webfleet", "cost-center": "web", Name: "webfleet-test-green", color: "green" });
+  });
+
+  it("leaves desired capacity to the release after creation, and keeps min and max", () => {
+    const [asg] = resources(doc(synth()), "aws_autoscaling_group");
+    expect(asg.lifecycle).toEqual({ ignore_changes: ["desired_capacity"] });
   });
 
   it("runs an explicit template version behind its target group, with ELB health checks and an instance refresh", () => {
@@ -90,7 +97,7 @@ describe("Fleet", () => {
     expect(group.depends_on).toEqual([expect.stringMatching(/^aws_iam_role_policy\.policy/)]);
   });
 
-  it("refuses at plan time to boot instances from a stock image held by a parameter", () => {
+  it("refuses at plan time to boot instances from a stock image held by a parameter, also when capacity is known only then", () => {
     const out = synthConstruct((scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")) }));
     const [lt] = resources(doc(out), "aws_launch_template") as Array<{ lifecycle?: { precondition: Array<{ condition: string; error_message: string }> } }>;
     expect(lt.lifecycle?.precondition).toEqual([
@@ -103,6 +110,22 @@ describe("Fleet", () => {
       (scope) => new Fleet(scope, "fleet", { ...base, amiId: Token.asString(Fn.lower("AMI")), capacity: { min: 0, desired: 0, max: 2 } }),
     );
     expect(resources(doc(idle), "aws_launch_template")[0].lifecycle).toBeUndefined();
+    // Capacity by role is known at plan time only: the check holds unless that capacity is 0.
+    const byRole = synthConstruct(
+      (scope) =>
+        new Fleet(scope, "fleet", {
+          ...base,
+          amiId: Token.asString(Fn.lower("AMI")),
+          capacity: { min: 0, desired: Token.asNumber(Fn.conditional(Op.eq(Fn.lower("LIVE"), "green"), 2, 0)), max: 4 },
+        }),
+    );
+    const [role] = resources(doc(byRole), "aws_launch_template") as Array<{ lifecycle: { precondition: Array<{ condition: string; error_message: string }> } }>;
+    expect(role.lifecycle.precondition).toEqual([
+      {
+        condition: '${((tonumber((lower("LIVE") == "green") ? 2 : 0) < 1) || !startswith(lower("AMI"), "resolve:ssm:/aws/service/"))}',
+        error_message: expect.stringContaining('the green fleet (desired ${(lower("LIVE") == "green") ? 2 : 0}) would boot a stock Amazon Linux image'),
+      },
+    ]);
   });
 
   test.each([

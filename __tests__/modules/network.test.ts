@@ -42,4 +42,23 @@ describe("Network", () => {
     expect(JSON.stringify(azs)).toContain('"opt-in-not-required"');
     expect(JSON.stringify(azs)).toContain("length(self.names) >= 3");
   });
+
+  it("puts a dedicated VPC's subnets only in zones that offer the instance type", () => {
+    // GIVEN a Graviton type, which not every zone offers
+    const { json } = synth({ mode: "dedicated", cidr: "10.40.0.0/16", availabilityZones: 2 }, "m7g.large");
+    // THEN the zones are read from the type's offerings, and too few of them fail the plan naming the type
+    expect(Object.values(json.data?.aws_ec2_instance_type_offerings ?? {})[0]).toMatchObject({
+      location_type: "availability-zone",
+      filter: [{ name: "instance-type", values: ["m7g.large"] }],
+    });
+    const azs = Object.values(json.data?.aws_availability_zones ?? {})[0] as {
+      filter: unknown[];
+      lifecycle: { postcondition: Array<{ error_message: string }> };
+    };
+    expect(azs.filter).toEqual([
+      { name: "opt-in-status", values: ["opt-in-not-required"] },
+      { name: "zone-name", values: expect.stringMatching(/^\$\{data\.aws_ec2_instance_type_offerings\.net_offered-zones_[0-9A-F]+\.locations\}$/) },
+    ]);
+    expect(azs.lifecycle.postcondition[0].error_message).toBe("network.availabilityZones (2) is more than the zones of this region that offer m7g.large");
+  });
 });

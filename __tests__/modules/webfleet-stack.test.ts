@@ -52,6 +52,8 @@ describe("WebfleetStack", () => {
       defaultStrategy: "one-at-a-time",
       deploymentConfigs: { "all-at-once": "CodeDeployDefault.AllAtOnce", "one-at-a-time": "CodeDeployDefault.OneAtATime" },
       timings: { deregistrationDelaySeconds: 30, healthCheckIntervalSeconds: 10, healthyThresholdCount: 2, healthCheckGracePeriodSeconds: 120 },
+      // The release sets desired from these: Terraform only sets it at creation.
+      capacity: { live: { min: 2, desired: 2, max: 4 }, idle: { min: 0, desired: 0, max: 4 } },
     });
     expect(value.fleets.green.autoScalingGroupName).toContain("aws_autoscaling_group");
   });
@@ -68,8 +70,37 @@ describe("WebfleetStack", () => {
     ]);
   });
 
-  it("starts with green live when only green has capacity", () => {
-    const params = resources(synth({ capacity: { blue: { min: 0, desired: 0, max: 2 }, green: { min: 1, desired: 1, max: 2 } } }), "aws_ssm_parameter");
-    expect(params.find((p) => p.name === "/webfleet/test/live-color")?.insecure_value).toBe("green");
+  it("sizes each color by its role, live or idle, from the live color Terraform reads in SSM, and leaves desired to the release", () => {
+    // GIVEN capacity by role
+    const json = synth({ capacity: { live: { min: 3, desired: 4, max: 8 }, idle: { min: 1, desired: 1, max: 6 } } });
+    const live = /^aws_ssm_parameter\.release-state_live-color_[0-9A-F]+\.insecure_value$/;
+    for (const asg of resources(json, "aws_autoscaling_group")) {
+      const color = String(asg.name).replace("webfleet-test-", "");
+      const byRole = (l: number, i: number) => expect.stringMatching(new RegExp(`^\\$\\{\\(${live.source.slice(1, -1)} == "${color}"\\) \\? ${l} : ${i}\\}$`));
+      // THEN min, max and the first desired follow the role, and later changes to desired are the release's
+      expect(asg).toMatchObject({
+        min_size: byRole(3, 1),
+        max_size: byRole(8, 6),
+        desired_capacity: byRole(4, 1),
+        lifecycle: { ignore_changes: ["desired_capacity"] },
+      });
+    }
+  });
+
+  it("tags what the fleets launch (instances, volumes, interfaces) with the config's tags, project, environment and color", () => {
+    const json = synth({ tags: { "cost-center": "web" } });
+    for (const lt of resources(json, "aws_launch_template")) {
+      const color = String(lt.name).replace("webfleet-test-", "");
+      for (const spec of lt.tag_specifications as Array<{ tags: Record<string, string> }>) {
+        expect(spec.tags).toEqual({ "cost-center": "web", project: "webfleet", environment: "test", Name: `webfleet-test-${color}`, color });
+      }
+    }
+  });
+
+  it("refuses to plan while someone else holds the release lock, on Terraform >= 1.9 (a validation that reads the lock)", () => {
+    const json = synth() as ReturnType<typeof synth> & { variable: Record<string, unknown>; terraform: { required_version?: string } };
+    expect(json.data?.aws_ssm_parameters_by_path?.release_lock).toMatchObject({ path: "/webfleet/test/lock/" });
+    expect(Object.keys(json.variable)).toContain("release_lock_id");
+    expect(json.terraform.required_version).toBe(">= 1.9.0");
   });
 });
