@@ -7,6 +7,7 @@
  */
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { CodeDeployClient } from "@aws-sdk/client-codedeploy";
+import { EC2Client } from "@aws-sdk/client-ec2";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { STSClient } from "@aws-sdk/client-sts";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -17,6 +18,7 @@ import { defineCommand, option, runCommand } from "./lib/cli/command";
 import { EXIT } from "./lib/cli/errors";
 import { zxRunner } from "./lib/cli/runner";
 import { deployCommand, formatDeployResult } from "./lib/deploy/deploy";
+import { BUILD_OPTIONS, buildOptionsFrom } from "./lib/image/build";
 
 export const command = defineCommand({
   name: "deploy",
@@ -32,8 +34,7 @@ export const command = defineCommand({
     dryRun: option.dryRun("build, publish and deploy nothing"),
     json: option.json(),
     timeoutMinutes: option.integer("minutes", "how long to wait for instance refreshes", { min: 1, max: 1440, default: 60, defaultText: "60" }),
-    copyTo: option.list("region,...", "also copy the AMI to these regions"),
-    sessionManager: option.flag("reach the build instance through SSM Session Manager (no inbound SSH)"),
+    ...BUILD_OPTIONS,
   },
   examples: ["npm run deploy -- --env dev", "npm run deploy -- --env dev --skip-ami --auto-approve", "npm run deploy -- --env prod --dry-run"],
   exitCodes: { 0: "deployed, and every instance refresh succeeded (or a dry run with no blocker)", 1: "the build, the deploy or a refresh failed" },
@@ -47,6 +48,7 @@ export const command = defineCommand({
           runner: zxRunner(),
           ssm: new SSMClient(aws),
           sts: new STSClient(aws),
+          ec2: new EC2Client(aws),
           autoScaling: new AutoScalingClient(aws),
           // Tells a release lock whose deployment has ended (stale) from a running release.
           codedeploy: new CodeDeployClient(aws),
@@ -63,8 +65,7 @@ export const command = defineCommand({
           autoApprove: options.autoApprove,
           dryRun: options.dryRun,
           timeoutMinutes: options.timeoutMinutes,
-          copyToRegions: options.copyTo,
-          sessionManager: options.sessionManager,
+          ...buildOptionsFrom(options),
         },
       ),
     );

@@ -27,6 +27,7 @@ import {
   type LifecycleEventStatus,
   type TargetStatus,
 } from "@aws-sdk/client-codedeploy";
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client, S3ServiceException } from "@aws-sdk/client-s3";
 import type { PublishedStack } from "../../modules/names";
 import type { Clock, Output } from "../../scripts/lib/release/runtime";
 
@@ -88,6 +89,7 @@ export const STACK: PublishedStack = {
     "min-healthy=75%": "webfleet-dev-min-healthy-75-percent",
   },
   defaultStrategy: "one-at-a-time",
+  capacity: { live: { min: 2, desired: 2, max: 4 }, idle: { min: 0, desired: 0, max: 4 } },
   timings: { deregistrationDelaySeconds: 30, healthCheckIntervalSeconds: 10, healthyThresholdCount: 2, healthCheckGracePeriodSeconds: 120 },
 };
 
@@ -116,6 +118,52 @@ export function fakeParameterStore(initial: Record<string, string>): { client: S
     return {};
   });
   return { client, mock, params };
+}
+
+/** An object of the fake bucket: its body and ETag. */
+export interface FakeObject {
+  body: string;
+  etag: string;
+}
+
+/**
+ * An in-memory S3 bucket behind a mocked S3Client, with S3's conditional writes: PutObject with
+ * `If-None-Match: *` fails (412) when the key exists, with `If-Match` when the ETag differs;
+ * DeleteObject with `If-Match` likewise. That is what the release lock relies on.
+ */
+export function fakeBucket(initial: Record<string, string> = {}): { client: S3Client; mock: AwsClientStub<S3Client>; objects: Map<string, FakeObject> } {
+  const client = new S3Client({ region: "us-east-1" });
+  const mock = mockClient(client);
+  let version = 0;
+  const etag = () => `"etag-${++version}"`;
+  const objects = new Map<string, FakeObject>(Object.entries(initial).map(([k, body]) => [k, { body, etag: etag() }]));
+  const failed = (name: string, status: number) => new S3ServiceException({ name, $fault: "client", $metadata: { httpStatusCode: status }, message: name });
+  mock.on(PutObjectCommand).callsFake((input: { Key: string; Body?: unknown; IfNoneMatch?: string; IfMatch?: string }) => {
+    const current = objects.get(input.Key);
+    if (input.IfNoneMatch === "*" && current) throw failed("PreconditionFailed", 412);
+    if (input.IfMatch !== undefined && (!current || current.etag !== input.IfMatch)) throw failed("PreconditionFailed", 412);
+    const body = typeof input.Body === "string" ? input.Body : Buffer.isBuffer(input.Body) ? input.Body.toString("utf8") : String(input.Body ?? "");
+    const object = { body, etag: etag() };
+    objects.set(input.Key, object);
+    return { ETag: object.etag };
+  });
+  mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+    const object = objects.get(input.Key);
+    if (!object) throw failed("NoSuchKey", 404);
+    return { ETag: object.etag, Body: { transformToString: async () => object.body } };
+  });
+  mock.on(HeadObjectCommand).callsFake((input: { Key: string }) => {
+    const object = objects.get(input.Key);
+    if (!object) throw failed("NotFound", 404);
+    return { ETag: object.etag };
+  });
+  mock.on(DeleteObjectCommand).callsFake((input: { Key: string; IfMatch?: string }) => {
+    const current = objects.get(input.Key);
+    if (input.IfMatch !== undefined && current && current.etag !== input.IfMatch) throw failed("PreconditionFailed", 412);
+    objects.delete(input.Key);
+    return {};
+  });
+  return { client, mock, objects };
 }
 
 /** One poll's worth of what CodeDeploy reports about a deployment. */

@@ -19,8 +19,39 @@ export interface AwsClientConfig {
   readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number };
 }
 
+/** The oldest Node.js major the AWS SDK releases after January 2027 run on. */
+export const SDK_NODE_MAJOR = 22;
+export const SDK_WARNING_VARIABLE = "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED";
+let nodeNoted = false;
+
+/**
+ * The one line said instead of the SDK's nine-line warning on a Node.js older than
+ * {@link SDK_NODE_MAJOR}; undefined when there is nothing to say or the user set the SDK's own
+ * variable (an explicit setting wins).
+ */
+export function oldNodeNote(nodeVersion: string, env: NodeJS.ProcessEnv): string | undefined {
+  const major = Number(nodeVersion.split(".")[0]);
+  if (major >= SDK_NODE_MAJOR || env[SDK_WARNING_VARIABLE] !== undefined) return undefined;
+  return `note: Node.js ${nodeVersion} works, but AWS SDK releases after January 2027 need Node.js ${SDK_NODE_MAJOR} or newer`;
+}
+
+/**
+ * On an older Node.js the SDK prints a nine-line warning when the first client is made, in the
+ * middle of a command's progress. Say it in one line instead, at the same moment, and keep the
+ * SDK quiet.
+ */
+function noteOldNode(): void {
+  if (nodeNoted) return;
+  nodeNoted = true;
+  const note = oldNodeNote(process.versions.node, process.env);
+  if (!note) return;
+  process.env[SDK_WARNING_VARIABLE] = "true";
+  process.stderr.write(`${note}\n`);
+}
+
 /** `new SSMClient(awsClientConfig(region))`, and the same for every client. */
 export function awsClientConfig(region: string): AwsClientConfig {
+  noteOldNode();
   return {
     region,
     maxAttempts: MAX_ATTEMPTS,

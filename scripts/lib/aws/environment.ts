@@ -20,6 +20,8 @@ const fleetSchema = z.object({
   launchTemplateId: z.string().min(1),
 });
 
+const capacitySchema = z.object({ min: z.number().int().min(0), desired: z.number().int().min(0), max: z.number().int().min(1) });
+
 const publishedStackSchema = z.object({
   environment: z.string().min(1),
   region: z.string().min(1),
@@ -32,6 +34,7 @@ const publishedStackSchema = z.object({
   fleets: z.object({ blue: fleetSchema, green: fleetSchema }),
   deploymentConfigs: z.record(z.string(), z.string().min(1)),
   defaultStrategy: z.string().min(1),
+  capacity: z.object({ live: capacitySchema, idle: capacitySchema }),
   timings: z.object({
     deregistrationDelaySeconds: z.number().min(0),
     healthCheckIntervalSeconds: z.number().positive(),
@@ -54,9 +57,15 @@ export interface LockInfo {
   readonly host: string;
   /** ISO 8601. */
   readonly startedAt: string;
+  /** What holds it: a release (the default), a rollback, a nightly rollout, a teardown. */
+  readonly purpose?: "release" | "rollback" | "nightly" | "teardown";
   readonly strategy?: string;
   readonly revision?: string;
   readonly deploymentId?: string;
+  /** The lock is kept on purpose for `deploymentId`, which the release left running in AWS. */
+  readonly left?: boolean;
+  /** What the last step left (weights, capacity), when the run stopped part-way. */
+  readonly state?: string;
 }
 
 const lockSchema = z.looseObject({
@@ -64,9 +73,12 @@ const lockSchema = z.looseObject({
   user: z.string(),
   host: z.string(),
   startedAt: z.string(),
+  purpose: z.enum(["release", "rollback", "nightly", "teardown"]).optional(),
   strategy: z.string().optional(),
   revision: z.string().optional(),
   deploymentId: z.string().optional(),
+  left: z.boolean().optional(),
+  state: z.string().optional(),
 });
 
 /** The lock in a parameter's value; `info` undefined when it is not one webfleet wrote. */
@@ -88,7 +100,45 @@ export interface EnvironmentState {
   readonly weights: Readonly<Partial<Record<Color, number>>>;
   /** Each color's AMI parameter (absent when the color's AMI is pinned in config, or before the first deploy). */
   readonly amis: Readonly<Partial<Record<Color, { readonly value: string; readonly version: number }>>>;
+  /** Who holds the release lock (its SSM mirror), if anyone. */
   readonly lock?: HeldLock;
+  /** The old color a release kept up (--keep-previous), if any. */
+  readonly previous?: PreviousColor;
+}
+
+/** The old color a blue/green or canary release left up, so that `rollback` can return to it. */
+export interface PreviousColor {
+  readonly color: Color;
+  /** Its desired capacity while kept. */
+  readonly desired: number;
+  /** ISO 8601: when traffic left it. */
+  readonly since: string;
+  /** ISO 8601: when `release --finish` (or the next release) should scale it down. */
+  readonly until: string;
+  /** The strategy and revision of the release that left it. */
+  readonly strategy: string;
+  readonly revision?: string;
+}
+
+const previousSchema = z.object({
+  color: z.enum(COLORS),
+  desired: z.number().int().min(0),
+  since: z.string(),
+  until: z.string(),
+  strategy: z.string(),
+  revision: z.string().optional(),
+});
+
+function parsePrevious(name: string, raw: string): PreviousColor {
+  try {
+    const parsed = previousSchema.safeParse(JSON.parse(raw));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // reported below
+  }
+  throw new CliError(
+    `SSM ${name} is not what this checkout expects (${raw.slice(0, 80)}): remove it with aws ssm delete-parameter --name ${name} after checking both colors`,
+  );
 }
 
 /** The state of a deployed environment: the stack and its live color are there. */
@@ -104,7 +154,7 @@ function notDeployed(env: string, name: string): CliError {
 /** Reads and validates every published value of `env` in one call. */
 export async function readEnvironmentState(ssm: SSMClient, env: string): Promise<EnvironmentState> {
   const names = releaseParameters(env);
-  const wanted = [names.stack, names.liveColor, names.releaseLock, ...COLORS.map(names.ami), ...COLORS.map(names.weight)];
+  const wanted = [names.stack, names.liveColor, names.lockHolder, names.previous, ...COLORS.map(names.ami), ...COLORS.map(names.weight)];
   const out = await ssm.send(new GetParametersCommand({ Names: wanted }));
   const found = new Map((out.Parameters ?? []).map((p) => [p.Name ?? "", { value: p.Value ?? "", version: p.Version ?? 0 }]));
 
@@ -129,7 +179,8 @@ export async function readEnvironmentState(ssm: SSMClient, env: string): Promise
     const ami = found.get(names.ami(color));
     if (ami) amis[color] = ami;
   }
-  const lockRaw = found.get(names.releaseLock)?.value;
+  const lockRaw = found.get(names.lockHolder)?.value;
+  const previousRaw = found.get(names.previous)?.value;
   return {
     env,
     stack: stackRaw === undefined ? undefined : parsePublishedStack(env, stackRaw),
@@ -137,6 +188,7 @@ export async function readEnvironmentState(ssm: SSMClient, env: string): Promise
     weights,
     amis,
     lock: lockRaw === undefined ? undefined : parseLock(lockRaw),
+    previous: previousRaw === undefined ? undefined : parsePrevious(names.previous, previousRaw),
   };
 }
 

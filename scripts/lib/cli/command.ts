@@ -209,7 +209,10 @@ function buildProgram(spec: CommandHelp, write: (s: string) => void): Command {
     const long = o.kind === "negated" ? `--no-${name}` : `--${name}`;
     const short = o.short ? `-${o.short}, ` : "";
     const flags = o.kind === "flag" || o.kind === "negated" ? `${short}${long}` : `${short}${long} <${o.valueName ?? "value"}>`;
-    const withDefault = o.defaultText !== undefined ? `${o.help} (default: ${o.defaultText})` : o.required ? `${o.help} (required)` : o.help;
+    // commander prints "(default: …)" itself for an option with a default value.
+    const commanderShowsDefault = o.kind === "list" || (o.kind === "value" && o.defaultValue !== undefined);
+    const withDefault =
+      o.defaultText !== undefined && !commanderShowsDefault ? `${o.help} (default: ${o.defaultText})` : o.required ? `${o.help} (required)` : o.help;
     const opt = new Option(flags, withDefault);
     opt.attributeName = () => key;
     if (o.kind === "value" || o.kind === "list") {

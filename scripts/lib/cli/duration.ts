@@ -8,7 +8,7 @@ const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/;
  * `10m` → 600, `1h30m` → 5400, `45s` → 45, `7d` → 604800. A bare number is refused: minutes and
  * seconds are too easy to mix up. Throws a {@link CliError} naming `option` and what is valid.
  */
-export function parseDuration(option: string, text: string): number {
+export function parseDuration(text: string, option: string): number {
   const m = DURATION.exec(text.trim());
   if (!m || text.trim() === "" || m.slice(1).every((g) => g === undefined)) {
     throw new CliError(`${option} '${text}' is not a duration: use a number with a unit, such as 90s, 10m, 1h30m or 7d`, EXIT.refused);

@@ -58,6 +58,8 @@ export interface InterruptsOptions {
 export class Interrupts {
   private readonly controller = new AbortController();
   private readonly cleanups: Array<{ readonly run: () => unknown }> = [];
+  /** Cleanups under way (from any signal, or the normal path): the process must not exit before they end. */
+  private readonly inFlight = new Set<Promise<unknown>>();
   private readonly queue: Signal[] = [];
   private holding = 0;
   private cooperating = 0;
@@ -100,7 +102,7 @@ export class Interrupts {
     };
     return {
       run: async () => {
-        if (drop()) await entry.run();
+        if (drop()) await this.track(entry.run);
       },
       drop: () => void drop(),
     };
@@ -136,15 +138,35 @@ export class Interrupts {
     return this.queue.length > 0 ? Promise.resolve() : this.arrival;
   }
 
-  /** Runs every registered cleanup, newest first; a failing one does not stop the others. */
+  /**
+   * Runs every registered cleanup, newest first; a failing one does not stop the others. Ends
+   * only when the cleanups already under way (a second Ctrl-C's, the normal path's) have ended too.
+   */
   async runCleanups(): Promise<void> {
     while (this.cleanups.length > 0) {
       const entry = this.cleanups.pop()!;
       try {
-        await entry.run();
+        await this.track(entry.run);
       } catch (e) {
         this.log(`  (cleanup failed: ${e instanceof Error ? e.message : String(e)})`);
       }
+    }
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Runs `cleanup` now (its first steps before any await), counted as under way until it ends. */
+  private async track(cleanup: () => unknown): Promise<void> {
+    let running: Promise<unknown>;
+    try {
+      running = Promise.resolve(cleanup());
+    } catch (e) {
+      running = Promise.reject(e);
+    }
+    this.inFlight.add(running);
+    try {
+      await running;
+    } finally {
+      this.inFlight.delete(running);
     }
   }
 

@@ -15,10 +15,11 @@ import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadEnvironment } from "../../../config/load";
-import { COLORS, stackName, type Color, type PublishedStack } from "../../../modules/names";
+import { COLORS, LOCK_ID_VARIABLE, stackName, type Color, type PublishedStack } from "../../../modules/names";
 import {
   amiInRegion,
   buildImage,
+  checkBuild,
   gitCommit,
   REPO_ROOT,
   requireBuildTools,
@@ -56,6 +57,11 @@ export interface DeployOptions extends BuildOptions {
   readonly autoApprove: boolean;
   readonly timeoutMinutes?: number;
   readonly pollSeconds?: number;
+  /**
+   * The id of the release lock this run already holds (a nightly rollout): its own lock does not
+   * refuse the deploy, and the stack's plan-time lock check gets it as TF_VAR_release_lock_id.
+   */
+  readonly lockId?: string;
 }
 
 export interface DeployDeps extends AmiDeps {
@@ -105,8 +111,9 @@ export function cdktfArgs(env: string, autoApprove: boolean): string[] {
  * release left its deployment running. When the deployment the lock records has ended, the
  * lock is stale: say so, and how to remove it.
  */
-export async function refuseDuringRelease(state: EnvironmentState, nowMs: number, codedeploy?: CodeDeployClient): Promise<void> {
+export async function refuseDuringRelease(state: EnvironmentState, nowMs: number, codedeploy?: CodeDeployClient, ownLockId?: string): Promise<void> {
   const env = state.env;
+  if (ownLockId !== undefined && state.lock?.info?.id === ownLockId) return;
   const lock = await lockState(state.lock, codedeploy);
   if (!lock) return;
   if (lock.stale) {
@@ -132,13 +139,14 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
   await pre.check(() => requireTool(deps.runner, TERRAFORM_REQUIREMENT));
   const packer = options.skipAmi ? undefined : await pre.check(() => requireBuildTools(deps.runner, build));
   const identity = await pre.check(() => requireAwsCredentials(deps.sts, env.region));
+  if (identity && !options.dryRun) deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
+  if (!options.skipAmi) await checkBuild(deps, pre, env, build, identity);
   let state: EnvironmentState | undefined;
   let targets: AmiTargets | undefined;
   if (identity) {
-    if (!options.dryRun) deps.log(`AWS account ${identity.account} as ${identity.arn}; stack ${stackName(env.name)} in ${env.region}`);
     const read = await readEnvironmentState(deps.ssm, env.name);
     state = read;
-    await pre.check(() => refuseDuringRelease(read, deps.now(), deps.codedeploy));
+    await pre.check(() => refuseDuringRelease(read, deps.now(), deps.codedeploy, options.lockId));
     if (!options.skipAmi) targets = await pre.check(() => amiTargets(env, read, options.color, { firstDeploy: true }));
   } else {
     pre.skip("the release lock and the AMI's target colors", "they are read from AWS");
@@ -192,7 +200,7 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
       deps.log(`built ${image.name ?? "the AMI"}: ${amiId} in ${env.region}`);
       // A release may have started during the (long) build: look again before anything is
       // written, or the next deploy, by anyone, would roll the new AMI out under it.
-      await refuseDuringRelease(await readEnvironmentState(deps.ssm, env.name), deps.now(), deps.codedeploy);
+      await refuseDuringRelease(await readEnvironmentState(deps.ssm, env.name), deps.now(), deps.codedeploy, options.lockId);
       const published: Published[] = [];
       for (const t of targets.publish) {
         const p = await publishAmi(deps.ssm, env.region, t, amiId);
@@ -213,7 +221,13 @@ export async function deployCommand(deps: DeployDeps, options: DeployOptions): P
   const known = await snapshotRefreshIds(deps.autoScaling, [...before.values()]);
   const startedAt = new Date(deps.now());
   deps.log(`${formatCommand("cdktf", args)}${Object.keys(cdktfEnv).length ? ` with ${Object.keys(cdktfEnv).join(", ")}` : ""}`);
-  const deployed = await deps.runner.run(cdktf, args, { cwd: repoRoot, env: { CHECKPOINT_DISABLE: "1", ...cdktfEnv }, stdio: "inherit", signal: deps.signal });
+  const lockVariable = options.lockId ? { [`TF_VAR_${LOCK_ID_VARIABLE}`]: options.lockId } : {};
+  const deployed = await deps.runner.run(cdktf, args, {
+    cwd: repoRoot,
+    env: { CHECKPOINT_DISABLE: "1", ...lockVariable, ...cdktfEnv },
+    stdio: "inherit",
+    signal: deps.signal,
+  });
   if (deployed.exitCode !== 0) {
     const note = ami?.published.length
       ? `; ${ami.amiId} is already in ${ami.published.map((p) => p.parameter).join(", ")}, so the next \`npm run deploy -- --env ${env.name} --skip-ami\` rolls it out`

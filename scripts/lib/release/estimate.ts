@@ -77,6 +77,7 @@ export interface EstimateInput {
 }
 
 export interface DurationEstimate {
+  readonly kind: "in-place";
   readonly fleetSize: number;
   readonly batchSize: number;
   readonly batches: number;
@@ -105,6 +106,7 @@ export function estimateDuration(input: EstimateInput): DurationEstimate {
   const perBatchTypicalSeconds = fixed + (input.hooks?.typicalSeconds ?? 0);
   const perBatchWorstSeconds = fixed + (input.hooks?.worstSeconds ?? 0);
   return {
+    kind: "in-place",
     fleetSize,
     batchSize,
     batches,

@@ -1,17 +1,37 @@
 /**
  * `release`, start to end, over handed-in clients: validate and bundle the revision (offline),
- * read what is deployed, plan with the strategy, print the estimate, then (unless --dry-run)
- * take the lock, upload, run the plan's steps and release the lock — unless a deployment is
- * left running (Ctrl-C in CI, --on-timeout leave, lost contact): then the lock stays, naming
- * that deployment, so that `npm run deploy` does not replace instances under it.
+ * read what is deployed, plan with the strategy, print the plan and the estimate, then (unless
+ * --dry-run) take the lock, upload, run the plan's steps and give the lock back — unless work is
+ * left running in AWS (a deployment after Ctrl-C in CI, --on-timeout leave, lost contact): then
+ * the lock stays, naming it, so that `npm run deploy` does not replace instances under it.
+ *
+ * In place (all-at-once, rolling): one CodeDeploy deployment to the live color. Blue/green and
+ * canary: the twin-fleet steps of ./twin.ts, with rollback in one weight switch.
  */
 import { relative } from "node:path";
-import type { SSMClient } from "@aws-sdk/client-ssm";
+import { GetParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { S3Client } from "@aws-sdk/client-s3";
-import type { CodeDeployClient } from "@aws-sdk/client-codedeploy";
+import type { CodeDeployClient, RevisionLocation } from "@aws-sdk/client-codedeploy";
 import type { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import type { STSClient } from "@aws-sdk/client-sts";
-import { stackName, type Color, type MinimumHealthyHosts, type PublishedStack } from "../../../modules/names";
+import type { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
+import type { EC2Client } from "@aws-sdk/client-ec2";
+import type { ServiceQuotasClient } from "@aws-sdk/client-service-quotas";
+import { approxVcpus, capacityLine, onDemandQuota, vcpusOf } from "./quota";
+import type { EnvironmentConfig } from "../../../config/load";
+import {
+  COLORS,
+  INITIAL_LIVE_COLOR,
+  otherColor,
+  releaseParameters,
+  stackName,
+  type Color,
+  type FleetCapacity,
+  type MinimumHealthyHosts,
+  type PublishedStack,
+  type Role,
+} from "../../../modules/names";
 import { formatProblems, validateAppSpec } from "../revision/appspec";
 import type { FileExistsBehavior, ReleaseOptions } from "./options";
 import { createBundle, findUploaded, uploadBundle, type Bundle, type BundleOptions } from "../revision/bundle";
@@ -19,16 +39,20 @@ import { say, type Clock, type Interrupts, type Output, type Prompt, type StepRe
 import type { PollPolicy } from "./codedeploy/poller";
 import { executeDeployStep } from "./steps/deploy";
 import { EXIT, CliError, type ExitCode } from "../cli/errors";
-import { defaultTimeoutMinutes, formatEstimate, hookTime, type HookTime } from "./estimate";
+import { formatEstimate, hookTime, type HookTime } from "./estimate";
+import { formatTwinEstimate } from "./estimate-twin";
 import { formatDuration } from "../cli/duration";
-import { acquireLock, forceUnlock, forceUnlockCommand, type ReleaseLock } from "./lock";
+import { acquireLock, describeHolder, forceUnlock, forceUnlockCommand, lockState, LockLost, type LockPlace, type ReleaseLock } from "./lock";
 import { describeRevision, parseGitHubRevision, revisionLocation, type GitHubRevision, type RevisionSource } from "../revision/source";
-import { readEnvironmentState, readFleet, refuseDuringInstanceRefresh, requireDeployed, type FleetState } from "../aws/environment";
+import { readEnvironmentState, readFleet, refuseDuringInstanceRefresh, requireDeployed, type DeployedState, type FleetState } from "../aws/environment";
 import { requireAwsCredentials } from "../aws/credentials";
 import { Preflight } from "../cli/preflight";
-import { lockState, describeHolder } from "./lock";
 import { expectedStack } from "./offline";
-import { checkStrategyAgainstConfig, resolveStrategy, type ReleasePlan, type ReleaseStep } from "./strategies";
+import { checkStrategyAgainstConfig, resolveStrategy, DEFAULT_BAKE_SECONDS, type ReleasePlan, type ReleaseStep } from "./strategies";
+import { describeStep, forgetPrevious, lastSuccessfulRevision, runTwinRelease } from "./twin";
+import { revisionPages, type HttpGet, type SmokePage } from "./steps/smoke";
+import { setDesired } from "./steps/capacity";
+import { formatWeights, listenerWeights, recordLiveColor, recordWeights } from "./steps/traffic";
 
 export interface ReleaseClients {
   readonly ssm: SSMClient;
@@ -36,10 +60,12 @@ export interface ReleaseClients {
   readonly codedeploy: CodeDeployClient;
   readonly autoScaling: AutoScalingClient;
   readonly sts: STSClient;
+  readonly elb: ElasticLoadBalancingV2Client;
+  readonly cloudwatch: CloudWatchClient;
 }
 
 export interface ReleaseInterrupts extends Interrupts {
-  /** While `fn` runs, Ctrl-C is held for the watcher instead of ending the process (the lock is held). */
+  /** While `fn` runs, Ctrl-C is held for the release instead of ending the process (the lock is held). */
   hold<T>(fn: () => Promise<T>): Promise<T>;
 }
 
@@ -58,6 +84,13 @@ export interface ReleaseDeps extends ReleaseClients {
   readonly poll?: Partial<PollPolicy>;
   /** How the bundle's source date is found. @default - SOURCE_DATE_EPOCH, else git, else the files' mtimes */
   readonly bundle?: BundleOptions;
+  /** GET for the smoke test (tests hand in a fake). */
+  readonly http: HttpGet;
+  /** For the vCPUs both colors need (blue/green, canary). @default - not asked: the plan names the quota to check */
+  readonly ec2?: EC2Client;
+  readonly serviceQuotas?: ServiceQuotasClient;
+  /** A lock this run already holds (a nightly rollout releases under its own lock): used, not taken or given back. */
+  readonly heldLock?: ReleaseLock;
 }
 
 /** What `release` needs from config/<env>.yaml: only what must be known before AWS is reached. */
@@ -69,11 +102,37 @@ export interface EnvironmentInfo {
   readonly defaultStrategy?: string;
   readonly deregistrationDelaySeconds?: number;
   readonly initialLiveColor?: Color;
+  /** The fleets' instance type, for the vCPUs both colors need at once. */
+  readonly instanceType?: string;
+  /** Capacity by role, from the environment file. @default - the live role 2/2/4, the idle role 0/0/4 */
+  readonly capacity?: Readonly<Record<Role, FleetCapacity>>;
 }
 
 type PreparedRevision =
-  | { readonly type: "s3"; readonly dir: string; readonly bundle: Bundle; readonly hooks: HookTime; readonly fileExistsBehavior?: FileExistsBehavior }
+  | {
+      readonly type: "s3";
+      readonly dir: string;
+      readonly bundle: Bundle;
+      readonly hooks: HookTime;
+      readonly fileExistsBehavior?: FileExistsBehavior;
+      /** The pages a smoke test asks for. */
+      readonly pages: readonly SmokePage[];
+    }
   | { readonly type: "github"; readonly github: GitHubRevision };
+
+/** What a release needs of an environment file. */
+export function environmentInfo(env: EnvironmentConfig): EnvironmentInfo {
+  return {
+    name: env.name,
+    region: env.region,
+    customMinimumHealthyHosts: env.customMinimumHealthyHosts,
+    defaultStrategy: env.deployment.defaultStrategy,
+    deregistrationDelaySeconds: env.deployment.deregistrationDelaySeconds,
+    initialLiveColor: INITIAL_LIVE_COLOR,
+    instanceType: env.instanceType,
+    capacity: env.capacity,
+  };
+}
 
 function shown(dir: string): string {
   const rel = relative(process.cwd(), dir);
@@ -124,38 +183,35 @@ export async function prepareRevision(options: ReleaseOptions, out: Output, bund
       `bundle of ${files} file${files === 1 ? "" : "s"}, ${(bundle.tgz.length / 1024).toFixed(1)} KiB, sha256 ${bundle.sha256.slice(0, 12)}…, ` +
       `files dated ${new Date(bundle.sourceDate.seconds * 1000).toISOString().replace(".000Z", "Z")} (${bundle.sourceDate.from})`,
   );
-  return { type: "s3", dir, bundle, hooks, fileExistsBehavior: result.spec.fileExistsBehavior };
+  return { type: "s3", dir, bundle, hooks, fileExistsBehavior: result.spec.fileExistsBehavior, pages: revisionPages(dir, result.spec.files) };
 }
 
-/** Step kind → executor. Blue/green and canary add kinds (scale, smoke-test, shift-traffic, bake) here. */
-interface StepExecutors {
-  readonly deploy: (step: Extract<ReleaseStep, { kind: "deploy" }>) => Promise<StepResult>;
-}
-
-async function executeStep(step: ReleaseStep, executors: StepExecutors): Promise<StepResult> {
-  switch (step.kind) {
-    case "deploy":
-      return executors.deploy(step);
-  }
-}
-
-function printPlan(out: Output, plan: ReleasePlan, stack: PublishedStack, fleet: FleetState, timeoutMinutes: number, options: ReleaseOptions): void {
-  for (const step of plan.steps) {
-    say(
-      out,
-      `deploy: ${step.color} (live) — ${step.deploymentGroupName}, ${step.fleetSize} instance${step.fleetSize === 1 ? "" : "s"} in service` +
-        (fleet.desiredCapacity !== step.fleetSize ? ` (desired ${fleet.desiredCapacity})` : ""),
-    );
-    say(out, `strategy: ${plan.strategy} → ${step.deploymentConfigName}`);
-  }
-  say(out, `  capacity: ${plan.summary.capacity}`, `  risk: ${plan.summary.risk}`);
-  say(out, ...formatEstimate(plan.estimate, stack.timings));
+/** The plan as the user reads it before anything starts. */
+function printPlan(out: Output, plan: ReleasePlan, stack: PublishedStack, fleet: FleetState, liveColor: Color, options: ReleaseOptions): void {
   say(
     out,
-    `timeout: ${formatDuration(timeoutMinutes * 60)}${options.timeoutMinutes ? "" : " (worst case + 25 %; --timeout-minutes to change)"}, ` +
-      (options.onTimeout === "rollback" ? "then stop and roll back" : "then leave it running") +
-      " (--on-timeout)",
+    `strategy: ${plan.strategy} (${plan.kind}); ${liveColor} is live with ${fleet.inService.length} instance${fleet.inService.length === 1 ? "" : "s"} in service${fleet.desiredCapacity !== fleet.inService.length ? ` (desired ${fleet.desiredCapacity})` : ""}`,
   );
+  for (const [i, step] of plan.steps.entries()) {
+    if (step.kind === "deploy" && step.live) {
+      say(
+        out,
+        `${i + 1}. deploy: ${step.color} (live) — ${step.deploymentGroupName} with ${step.deploymentConfigName}, ${step.batchSize} of ${step.fleetSize} at a time`,
+      );
+    } else {
+      say(out, `${i + 1}. ${describeStep(step)}`);
+    }
+  }
+  say(out, `  capacity: ${plan.summary.capacity}`, `  risk: ${plan.summary.risk}`);
+  say(out, ...(plan.estimate.kind === "twin" ? formatTwinEstimate(plan.estimate) : formatEstimate(plan.estimate, stack.timings)));
+  if (plan.kind === "in-place") {
+    say(
+      out,
+      options.timeoutMinutes
+        ? `timeout: ${formatDuration(options.timeoutMinutes * 60)}, then ${options.onTimeout === "rollback" ? "stop the deployment and roll back (--on-timeout rollback)" : "leave it running and keep the lock (--on-timeout leave)"}`
+        : "timeout: none of webfleet's own: CodeDeploy fails a hook at its timeout and an instance that does not answer, and the release follows it to the end",
+    );
+  }
 }
 
 /** The dry run's result for programs (`release --dry-run --json`). */
@@ -168,10 +224,11 @@ export interface DryRunJson {
   /** The live fleet's size came from --instances, and nothing was read from AWS. */
   readonly offline: boolean;
   readonly steps: readonly ReleaseStep[];
-  /** Until every instance runs the new revision (typical). */
+  /** Until every request is served by the new revision (typical). */
   readonly fullTrafficSeconds: number;
+  /** The whole release if every hook runs to its timeout (and boots are slow). */
   readonly worstCaseSeconds: number;
-  /** Back to the previous revision after a failure: a redeployment of it, as long as the release. */
+  /** From a decision to roll back until all traffic is on the previous revision. */
   readonly rollbackSeconds: number;
   readonly estimate: ReleasePlan["estimate"];
   readonly blockers: readonly string[];
@@ -179,6 +236,7 @@ export interface DryRunJson {
 }
 
 function dryRunJson(env: string, plan: ReleasePlan, liveColor: Color, fleetSize: number, offline: boolean, pre: Preflight): DryRunJson {
+  const e = plan.estimate;
   return {
     environment: env,
     strategy: plan.strategy,
@@ -187,13 +245,85 @@ function dryRunJson(env: string, plan: ReleasePlan, liveColor: Color, fleetSize:
     fleetSize,
     offline,
     steps: plan.steps,
-    fullTrafficSeconds: plan.estimate.typicalSeconds,
-    worstCaseSeconds: plan.estimate.worstSeconds,
-    rollbackSeconds: plan.estimate.typicalSeconds,
-    estimate: plan.estimate,
+    fullTrafficSeconds: e.kind === "twin" ? e.fullTrafficSeconds : e.typicalSeconds,
+    worstCaseSeconds: e.worstSeconds,
+    // In place, going back is CodeDeploy redeploying the previous revision: as long as the release.
+    rollbackSeconds: e.kind === "twin" ? e.rollbackSeconds : e.typicalSeconds,
+    estimate: e,
     blockers: pre.blockers,
     notChecked: pre.notChecked,
   };
+}
+
+/** What the plan needs besides the fleet: the release's own options and the idle role's sizes. */
+function planOptions(options: ReleaseOptions, stack: PublishedStack) {
+  const capacity = stack.capacity;
+  return {
+    bakeSeconds: options.bakeSeconds ?? DEFAULT_BAKE_SECONDS,
+    keepPreviousSeconds: options.keepPreviousSeconds,
+    smokePaths: options.smokePaths,
+    sameRevision: options.sameRevision,
+    idleMax: capacity.idle.max,
+    idleDesired: capacity.idle.desired,
+  };
+}
+
+/** The lock's place: the environment's revision bucket. */
+function lockPlace(deps: ReleaseDeps, env: string, stack: PublishedStack): LockPlace {
+  return { env, bucket: stack.revisionBucket, s3: deps.s3, ssm: deps.ssm, codedeploy: deps.codedeploy };
+}
+
+/**
+ * Compares the release state recorded in SSM with what AWS does, and repairs SSM where it
+ * disagrees (the listener and the groups are what serve traffic; SSM is what Terraform reads).
+ * Used by --force-unlock after a release died part-way. Returns one line per difference.
+ */
+export async function reconcile(deps: ReleaseDeps, state: DeployedState, dryRun: boolean): Promise<string[]> {
+  const { stack } = state;
+  const lines: string[] = [];
+  const actual = await listenerWeights(deps.elb, stack);
+  const recorded = { blue: state.weights.blue ?? -1, green: state.weights.green ?? -1 };
+  if (COLORS.some((c) => recorded[c] !== actual[c])) {
+    lines.push(`${dryRun ? "would repair" : "repaired"}: SSM weights ${formatWeights(recorded)} → the listener's ${formatWeights(actual)}`);
+    if (!dryRun) await recordWeights(deps.ssm, stack.environment, actual);
+  }
+  const full = COLORS.find((c) => actual[c] === 100);
+  if (full && full !== state.liveColor) {
+    lines.push(`${dryRun ? "would repair" : "repaired"}: SSM live color ${state.liveColor} → ${full} (it has all the traffic)`);
+    if (!dryRun) await recordLiveColor(deps.ssm, stack.environment, full);
+  }
+  if (!full)
+    lines.push(
+      `! traffic is split ${formatWeights(actual)} (a canary stopped part-way): finish it or roll it back with npm run rollback -- --env ${stack.environment}`,
+    );
+  const idle = otherColor(full ?? state.liveColor);
+  const idleSize = await readFleet(deps.autoScaling, stack.fleets[idle].autoScalingGroupName);
+  if (idleSize.desiredCapacity > 0 && (!state.previous || state.previous.color !== idle)) {
+    lines.push(
+      `! ${idle} takes no traffic but runs ${idleSize.desiredCapacity} instance${idleSize.desiredCapacity === 1 ? "" : "s"} (a release stopped part-way): ` +
+        `npm run release -- --env ${stack.environment} --finish scales it down`,
+    );
+  }
+  return lines;
+}
+
+/** Scales down the old color a release kept up (--keep-previous), and forgets it. */
+async function finishPrevious(deps: ReleaseDeps, state: DeployedState, idleDesired: number): Promise<string | undefined> {
+  const previous = state.previous;
+  const { stack } = state;
+  const weights = await listenerWeights(deps.elb, stack);
+  const keptColor = previous?.color ?? (COLORS.find((c) => weights[c] === 0 && c !== state.liveColor) as Color | undefined);
+  if (!keptColor) return undefined;
+  if (weights[keptColor] > 0) {
+    throw new CliError(
+      `${keptColor} still takes ${weights[keptColor]} % of the traffic (weights ${formatWeights(weights)}): finish or roll back the canary first (npm run rollback -- --env ${stack.environment})`,
+    );
+  }
+  const fleet = await readFleet(deps.autoScaling, stack.fleets[keptColor].autoScalingGroupName);
+  if (fleet.desiredCapacity === idleDesired && !previous) return undefined;
+  await setDesired(deps, stack, keptColor, idleDesired);
+  await forgetPrevious(deps, stack.environment);
+  return `${keptColor}, kept up${previous ? ` since ${previous.since}` : ""}, scaled down to ${idleDesired}`;
 }
 
 /** The whole command. Returns the exit code; throws {@link CliError} for refusals. */
@@ -202,16 +332,17 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   const pre = new Preflight(options.dryRun);
   const finishDryRun = (plan: ReleasePlan, liveColor: Color, fleetSize: number, offline: boolean): ExitCode => {
     if (options.json) (deps.stdout ?? out).write(`${JSON.stringify(dryRunJson(env.name, plan, liveColor, fleetSize, offline, pre), null, 2)}\n`);
-    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, no deployment created)", ...pre.report());
+    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, nothing scaled, no deployment created)", ...pre.report());
     return pre.blockers.length > 0 ? EXIT.refused : EXIT.ok;
   };
 
   // 1. Offline: flags, strategy, revision. A mistake here costs no AWS call.
   const strategyKey = options.strategy === undefined ? undefined : checkStrategyAgainstConfig(options.strategy, env.name, env.customMinimumHealthyHosts);
-  const revision = options.forceUnlock ? undefined : await prepareRevision(options, out, deps.bundle);
+  const needsRevision = !options.forceUnlock && !options.finish && !options.sameRevision;
+  const revision = needsRevision ? await prepareRevision(options, out, deps.bundle) : undefined;
 
   // A preview with the fleet's size given: the plan and the estimate from the environment file alone.
-  if (options.dryRun && options.instances !== undefined && revision) {
+  if (options.dryRun && options.instances !== undefined && !options.forceUnlock && !options.finish) {
     const stack = expectedStack(env);
     const liveColor = env.initialLiveColor ?? "blue";
     const plan = resolveStrategy(strategyKey, stack).plan({
@@ -219,7 +350,8 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       stack,
       liveColor,
       fleetSize: options.instances,
-      hooks: revision.type === "s3" ? revision.hooks : undefined,
+      hooks: revision?.type === "s3" ? revision.hooks : undefined,
+      ...planOptions(options, stack),
     });
     say(
       out,
@@ -230,15 +362,18 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       out,
       plan,
       stack,
-      { autoScalingGroupName: stack.fleets[liveColor].autoScalingGroupName, desiredCapacity: options.instances, inService: [] },
-      options.timeoutMinutes ?? defaultTimeoutMinutes(plan.estimate),
+      { autoScalingGroupName: stack.fleets[liveColor].autoScalingGroupName, desiredCapacity: options.instances, inService: Array(options.instances).fill("i") },
+      liveColor,
       options,
     );
+    if (plan.kind !== "in-place" && env.instanceType) {
+      say(out, `  ${capacityLine(options.instances, env.instanceType, approxVcpus(env.instanceType), undefined, true)}`);
+    }
     pre.skip("AWS credentials", "not asked (offline preview)");
     pre.skip("the deployed stack, its live color and deployment configs", `assumed from config/${env.name}.yaml: ${liveColor} live`);
     pre.skip("the live fleet's size", `taken from --instances ${options.instances}`);
-    pre.skip("instance refreshes and the release lock", "read from AWS");
-    if (revision.type === "s3") pre.skip("the upload", `s3://<revision bucket>/${revision.bundle.key}`);
+    pre.skip("instance refreshes, the release lock and the idle color's room", "read from AWS");
+    if (revision?.type === "s3") pre.skip("the upload", `s3://<revision bucket>/${revision.bundle.key}`);
     return finishDryRun(plan, liveColor, options.instances, true);
   }
 
@@ -250,19 +385,51 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     return EXIT.refused;
   }
   const caller = identity.arn;
-  if (options.forceUnlock) {
-    say(out, await forceUnlock(deps.ssm, env.name, { dryRun: options.dryRun, nowMs: deps.clock.now(), codedeploy: deps.codedeploy }));
-    return EXIT.ok;
-  }
-  if (!revision) throw new Error("unreachable: no revision");
   const state = requireDeployed(await readEnvironmentState(deps.ssm, env.name));
   const { stack, liveColor } = state;
+  const place = lockPlace(deps, env.name, stack);
+  if (options.forceUnlock) {
+    say(out, await forceUnlock(place, { dryRun: options.dryRun, nowMs: deps.clock.now(), reconcile: (dryRun) => reconcile(deps, state, dryRun) }));
+    return EXIT.ok;
+  }
+  const lockInfo = (purpose: "release", strategy?: string) => ({
+    id: deps.newLockId(),
+    user: `${deps.whoami.user} (${caller})`,
+    host: deps.whoami.host,
+    startedAt: new Date(deps.clock.now()).toISOString(),
+    purpose,
+    ...(strategy ? { strategy } : {}),
+  });
+  const { idleDesired } = planOptions(options, stack);
+  if (options.finish) {
+    if (options.dryRun) {
+      say(
+        out,
+        state.previous
+          ? `would scale ${state.previous.color} (kept since ${state.previous.since}) down to ${idleDesired}`
+          : "nothing kept up: nothing to finish",
+      );
+      return EXIT.ok;
+    }
+    const run = async () => {
+      const lock = await acquireLock(place, lockInfo("release"), { nowMs: deps.clock.now() });
+      try {
+        say(out, (await finishPrevious(deps, state, idleDesired)) ?? "no old color kept up: nothing to finish");
+      } finally {
+        const warning = await lock.release();
+        if (warning) say(out, `! ${warning}`);
+      }
+      return EXIT.ok;
+    };
+    return deps.interrupts ? deps.interrupts.hold(run) : run();
+  }
+
   const fleet = await readFleet(deps.autoScaling, stack.fleets[liveColor].autoScalingGroupName);
   await pre.check(() => {
     if (fleet.inService.length === 0) {
       throw new CliError(
         `the live color ${liveColor} of ${stackName(env.name)} has no instance in service (${fleet.autoScalingGroupName}: desired ${fleet.desiredCapacity}): nothing to deploy to. ` +
-          `Check the Auto Scaling group's activity, or the live color (SSM /webfleet/${env.name}/live-color)`,
+          `Check the Auto Scaling group's activity, or the live color (SSM ${releaseParameters(env.name).liveColor})`,
       );
     }
   });
@@ -278,19 +445,27 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   // 3. Plan and estimate.
   const strategy = resolveStrategy(strategyKey, stack);
   const fleetSize = Math.max(1, fleet.inService.length);
-  const plan = strategy.plan({
-    env: env.name,
-    stack,
-    liveColor,
-    fleetSize,
-    hooks: revision.type === "s3" ? revision.hooks : undefined,
-  });
-  const timeoutMinutes = options.timeoutMinutes ?? defaultTimeoutMinutes(plan.estimate);
+  const plan = await pre.check(() =>
+    strategy.plan({ env: env.name, stack, liveColor, fleetSize, hooks: revision?.type === "s3" ? revision.hooks : undefined, ...planOptions(options, stack) }),
+  );
+  if (!plan) {
+    say(out, "", "dry run: no plan could be made.", ...pre.report());
+    return EXIT.refused;
+  }
+  if (options.sameRevision && plan.kind === "in-place") {
+    throw new CliError("--same-revision deploys the live color's revision to the idle color: use it with --strategy blue-green or canary=…");
+  }
   say(out, "", `${stackName(env.name)} (${stack.region}) · ${caller}`);
-  printPlan(out, plan, stack, fleet, timeoutMinutes, options);
+  printPlan(out, plan, stack, fleet, liveColor, options);
+  if (plan.kind !== "in-place" && env.instanceType) {
+    const vcpus = deps.ec2 ? await vcpusOf(deps.ec2, env.instanceType).catch(() => approxVcpus(env.instanceType!)) : approxVcpus(env.instanceType);
+    const quota = deps.serviceQuotas ? await onDemandQuota(deps.serviceQuotas) : undefined;
+    say(out, `  ${capacityLine(fleetSize, env.instanceType, vcpus, quota, !deps.ec2)}`);
+  }
+  if (state.previous) say(out, `first: ${state.previous.color}, kept up since ${state.previous.since}, is scaled down (release --finish)`);
 
   if (options.dryRun) {
-    if (revision.type === "s3") {
+    if (revision?.type === "s3") {
       const uploaded = await findUploaded(deps.s3, stack.revisionBucket, revision.bundle.key);
       say(out, `upload: s3://${stack.revisionBucket}/${revision.bundle.key} ${uploaded === false ? "(would upload)" : "(already in the bucket: would skip)"}`);
     }
@@ -298,38 +473,42 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   }
 
   // 4. Lock, upload, run the steps, unlock. Ctrl-C is held from before the lock is requested,
-  //    so the lock is never left behind by an interrupt — only kept on purpose, for a
-  //    deployment that goes on without us.
+  //    so the lock is never left behind by an interrupt — only kept on purpose, for work that
+  //    goes on in AWS without us.
   const released = async (): Promise<ExitCode> => {
-    const lock = await acquireLock(
-      deps.ssm,
-      env.name,
-      {
-        id: deps.newLockId(),
-        user: `${deps.whoami.user} (${caller})`,
-        host: deps.whoami.host,
-        startedAt: new Date(deps.clock.now()).toISOString(),
-        strategy: plan.strategy,
-      },
-      { codedeploy: deps.codedeploy, nowMs: deps.clock.now() },
-    );
+    const lock = deps.heldLock ?? (await acquireLock(place, lockInfo("release", plan.strategy), { nowMs: deps.clock.now() }));
     let created: string | undefined;
     let leftRunning: string | undefined;
+    let lost = false;
     try {
-      const result = await underLock(async (patch) => {
+      const result = await underLock(lock, async (patch) => {
         created = patch.deploymentId ?? created;
         await lock.update(patch);
       });
       leftRunning = result.leftRunning;
       return result.exitCode;
     } catch (e) {
+      lost = e instanceof LockLost;
       // A refusal names what it left running; anything else after CreateDeployment may have
       // left the deployment running: keep the lock (a stale one is easy to spot and remove).
       leftRunning = e instanceof CliError ? e.leftRunning : created;
       throw e;
     } finally {
-      if (leftRunning) await keepLock(lock, leftRunning);
-      else {
+      if (lost) {
+        // Not ours any more: touch nothing.
+      } else if (deps.heldLock && !leftRunning) {
+        // The caller's lock: it gives it back.
+      } else if (leftRunning) {
+        const warning = await lock
+          .keep(leftRunning)
+          .catch((e: unknown) => `could not record ${leftRunning} in the release lock (${e instanceof Error ? e.message : String(e)})`);
+        say(
+          out,
+          `! kept the release lock of ${env.name}: deployment ${leftRunning} is still running, and npm run deploy (an instance refresh) or another release must not start under it.`,
+          `  Both are refused until it ends; after that they find the lock stale. Remove it then: ${forceUnlockCommand(env.name)}`,
+        );
+        if (warning) say(out, `! ${warning}`);
+      } else {
         const warning = await lock
           .release()
           .catch((e: unknown) => `could not remove the release lock (${e instanceof Error ? e.message : String(e)}): ${forceUnlockCommand(env.name)}`);
@@ -338,50 +517,74 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
     }
   };
 
-  const keepLock = async (lock: ReleaseLock, deploymentId: string): Promise<void> => {
-    const warning = await lock
-      .keep(deploymentId)
-      .catch((e: unknown) => `could not record ${deploymentId} in the release lock (${e instanceof Error ? e.message : String(e)})`);
-    say(
-      out,
-      `! kept the release lock of ${env.name}: deployment ${deploymentId} is still running, and npm run deploy (an instance refresh) or another release must not start under it.`,
-      `  Both are refused until it ends; after that they find the lock stale. Remove it then: ${forceUnlockCommand(env.name)}`,
-    );
-    if (warning) say(out, `! ${warning}`);
-  };
-
-  const underLock = async (record: (patch: { revision?: string; deploymentId?: string }) => Promise<void>): Promise<StepResult> => {
-    let source: RevisionSource;
-    if (revision.type === "s3") {
+  const underLock = async (
+    lock: ReleaseLock,
+    record: (patch: { revision?: string; deploymentId?: string; state?: string }) => Promise<void>,
+  ): Promise<StepResult> => {
+    void lock;
+    let target: RevisionLocation;
+    let described: string;
+    if (options.sameRevision) {
+      const live = await lastSuccessfulRevision(deps, stack, liveColor);
+      if (!live)
+        throw new CliError(`--same-revision: the live color ${liveColor} has no successful deployment to take the revision from; release a revision first`);
+      target = live;
+      described =
+        live.revisionType === "GitHub"
+          ? `github:${live.gitHubLocation?.repository}@${live.gitHubLocation?.commitId?.slice(0, 12)}`
+          : `s3://${live.s3Location?.bucket}/${live.s3Location?.key}`;
+    } else if (revision?.type === "s3") {
       const s3 = await uploadBundle(deps.s3, stack.revisionBucket, revision.bundle);
       say(out, `${s3.uploaded ? "uploaded" : "already in the bucket (same content)"}: s3://${s3.bucket}/${s3.key}`);
-      source = { type: "s3", s3 };
+      const source: RevisionSource = { type: "s3", s3 };
+      target = revisionLocation(source);
+      described = describeRevision(source);
+    } else if (revision?.type === "github") {
+      const source: RevisionSource = { type: "github", github: revision.github };
+      target = revisionLocation(source);
+      described = describeRevision(source);
     } else {
-      source = { type: "github", github: revision.github };
+      throw new Error("unreachable: no revision");
     }
-    await record({ revision: describeRevision(source) });
+    await record({ revision: described });
 
-    if (deps.interrupts?.take()) {
-      throw new CliError("interrupted before the deployment started: nothing was deployed", EXIT.interrupted);
+    if (state.previous) {
+      const finished = await finishPrevious(deps, state, planOptions(options, stack).idleDesired);
+      if (finished) say(out, `finished the previous release: ${finished}`);
     }
+    if (deps.interrupts?.take()) throw new CliError("interrupted before the release started: nothing was deployed", EXIT.interrupted);
 
-    let result: StepResult = { exitCode: EXIT.ok, summary: "nothing to do" };
-    for (const step of plan.steps) {
-      result = await executeStep(step, {
-        deploy: (s) =>
-          executeDeployStep({ ...deps, region: stack.region }, s, {
-            applicationName: stack.applicationName,
-            revision: revisionLocation(source),
-            description: [`webfleet release ${plan.strategy} of ${describeRevision(source)} by ${deps.whoami.user}`, options.description]
-              .filter(Boolean)
-              .join(": "),
-            fileExistsBehavior: options.fileExistsBehavior ?? (revision.type === "s3" ? revision.fileExistsBehavior : undefined) ?? "DISALLOW",
-            timeoutMs: timeoutMinutes * 60_000,
-            onTimeout: options.onTimeout,
-            onCreated: (deploymentId) => record({ deploymentId }),
-          }),
+    const deployContext = {
+      applicationName: stack.applicationName,
+      revision: target,
+      description: [`webfleet release ${plan.strategy} of ${described} by ${deps.whoami.user}`, options.description].filter(Boolean).join(": "),
+      fileExistsBehavior: options.fileExistsBehavior ?? (revision?.type === "s3" ? revision.fileExistsBehavior : undefined) ?? "DISALLOW",
+      onCreated: (deploymentId: string) => record({ deploymentId }),
+    };
+    let result: StepResult;
+    if (plan.kind === "in-place") {
+      const step = plan.steps[0];
+      if (step.kind !== "deploy") throw new Error("unreachable: an in-place plan is one deploy step");
+      result = await executeDeployStep({ ...deps, region: stack.region }, step, {
+        ...deployContext,
+        timeoutMs: options.timeoutMinutes ? options.timeoutMinutes * 60_000 : Number.POSITIVE_INFINITY,
+        onTimeout: options.onTimeout,
       });
-      if (result.exitCode !== EXIT.ok) break;
+    } else {
+      const smokeKey = await readSmokeKey(deps.ssm, env.name);
+      result = await runTwinRelease(
+        { ...deps, region: stack.region },
+        {
+          stack,
+          plan,
+          liveColor,
+          deploy: deployContext,
+          pages: revision?.type === "s3" ? revision.pages : [{ path: "/" }],
+          smokeKey,
+          record,
+          readyTimeoutMs: Math.max(15 * 60_000, (plan.estimate.kind === "twin" ? plan.estimate.scaleUpSeconds[1] : 0) * 2000),
+        },
+      );
     }
     say(out, "", result.summary);
     if (result.exitCode === EXIT.ok) say(out, `site: ${stack.siteUrl}`);
@@ -389,4 +592,13 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   };
 
   return deps.interrupts ? deps.interrupts.hold(released) : released();
+}
+
+/** The key of the color route (Terraform made it once; the smoke test sends it). */
+async function readSmokeKey(ssm: SSMClient, env: string): Promise<string> {
+  const name = releaseParameters(env).smokeTestKey;
+  const out = await ssm.send(new GetParameterCommand({ Name: name }));
+  const value = out.Parameter?.Value;
+  if (!value) throw new CliError(`SSM ${name} is empty: run npx cdktf deploy ${stackName(env)} to create it`);
+  return value;
 }

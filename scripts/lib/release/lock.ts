@@ -1,27 +1,78 @@
 /**
- * The release lock: SSM parameter `/webfleet/<env>/release-lock`, created with Overwrite=false,
- * so of two releases to one environment the second is refused, naming who holds the lock.
- * Kept in AWS, not in a local file, so it works across laptops and CI runners.
+ * The release lock: one S3 object per environment, in the environment's revision bucket, changed
+ * only conditionally on its holder. S3's conditional writes make every change atomic:
+ * - taking it is PutObject with `If-None-Match: *` (it fails when the object exists);
+ * - updating it is PutObject with `If-Match: <etag>` of the holder's last write;
+ * - giving it back is DeleteObject with `If-Match: <etag>`.
+ * So a forced unlock racing a step can never be overwritten by that step: the step's next
+ * change fails (412), and the release stops safely, saying so. (SSM, where the lock lived
+ * before, has no compare-and-swap.)
  *
- * A release that leaves its deployment (or rollback) running — Ctrl-C in CI, --on-timeout
- * leave, lost contact — keeps the lock, with that deployment's id in it: `npm run deploy` must
- * not start an instance refresh under it. Once that deployment has ended, the lock is stale:
- * a release or deploy says so and how to remove it (--force-unlock).
+ * While the lock is held, its holder is mirrored to SSM (`releaseParameters(env).lockHolder`),
+ * where the stack's plan-time check reads it (a bare `cdktf deploy` is refused while a release
+ * runs) and where `npm run deploy` and `status` look. The mirror is written after the lock is
+ * taken and removed before it is given back.
+ *
+ * A release that leaves work running in AWS (a CodeDeploy deployment after Ctrl-C in CI,
+ * --on-timeout leave, lost contact) keeps the lock, with that deployment's id in it. Once that
+ * deployment has ended, the lock is stale: a release or deploy says so and how to remove it.
  */
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
-import { releaseParameters } from "../../../modules/names";
-import { readParameter } from "../aws/ssm";
-import { CliError } from "../cli/errors";
-import { errorName } from "../aws/errors";
+import { releaseParameters, REVISION_BUCKET_KEYS } from "../../../modules/names";
 import { parseLock, type HeldLock, type LockInfo } from "../aws/environment";
+import { errorName } from "../aws/errors";
+import { CliError, EXIT } from "../cli/errors";
 import { formatDuration } from "../cli/duration";
 
 export type { HeldLock, LockInfo };
 
-export async function readLock(ssm: SSMClient, env: string): Promise<HeldLock | undefined> {
-  const parameter = await readParameter(ssm, releaseParameters(env).releaseLock);
-  return parameter && parseLock(parameter.value);
+/** The lock object's key in the environment's revision bucket. */
+export const LOCK_KEY = REVISION_BUCKET_KEYS.lock;
+
+/** Where the lock lives: the environment, its revision bucket, and the clients. */
+export interface LockPlace {
+  readonly env: string;
+  readonly bucket: string;
+  readonly s3: S3Client;
+  readonly ssm: SSMClient;
+  /** Asks whether the deployment a lock records has ended (the lock is then stale). @default - not asked */
+  readonly codedeploy?: CodeDeployClient;
+}
+
+/** The lock as found: its holder, and the ETag a conditional change must match. */
+export interface FoundLock {
+  readonly held: HeldLock;
+  readonly etag: string;
+}
+
+/** The lock was taken, changed or removed by someone else while this process held it. */
+export class LockLost extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.needsAttention);
+    this.name = "LockLost";
+  }
+}
+
+const CONFLICT = new Set(["PreconditionFailed", "ConditionalRequestConflict"]);
+const isConflict = (e: unknown) => CONFLICT.has(errorName(e)) || (e as { $metadata?: { httpStatusCode?: number } } | null)?.$metadata?.httpStatusCode === 412;
+
+/** The command that removes the lock of `env`. */
+export function forceUnlockCommand(env: string): string {
+  return `npm run release -- --env ${env} --force-unlock`;
+}
+
+/** Reads the lock object; undefined when nobody holds it. */
+export async function readLock(place: LockPlace): Promise<FoundLock | undefined> {
+  try {
+    const out = await place.s3.send(new GetObjectCommand({ Bucket: place.bucket, Key: LOCK_KEY }));
+    const text = (await out.Body?.transformToString()) ?? "";
+    return { held: parseLock(text), etag: out.ETag ?? "" };
+  } catch (e) {
+    if (["NoSuchKey", "NotFound"].includes(errorName(e))) return undefined;
+    throw e;
+  }
 }
 
 /** "alice (arn:…) on host ci-7 since 2025-05-01T10:00:00Z (12 min ago), deployment d-123 (InProgress)" */
@@ -30,43 +81,35 @@ export function describeHolder(lock: HeldLock, nowMs: number, deploymentStatus?:
   if (!info) return `an unrecognized value (${lock.raw.slice(0, 120)})`;
   const started = Date.parse(info.startedAt);
   const ago = Number.isFinite(started) ? ` (${formatDuration(Math.max(0, (nowMs - started) / 1000))} ago)` : "";
-  const deployment = info.deploymentId ? `, deployment ${info.deploymentId}${deploymentStatus ? ` (${deploymentStatus})` : ""}` : ", no deployment created yet";
-  return `${info.user} on host ${info.host} since ${info.startedAt}${ago}${deployment}`;
+  const purpose = info.purpose && info.purpose !== "release" ? ` for ${info.purpose}` : "";
+  const deployment = info.deploymentId ? `, deployment ${info.deploymentId}${deploymentStatus ? ` (${deploymentStatus})` : ""}` : "";
+  const state = info.state ? `; ${info.state}` : "";
+  return `${info.user} on host ${info.host}${purpose} since ${info.startedAt}${ago}${deployment}${state}`;
 }
 
 const FINISHED = new Set(["Succeeded", "Failed", "Stopped"]);
-
-/** The command that removes the lock of `env`. */
-export function forceUnlockCommand(env: string): string {
-  return `npm run release -- --env ${env} --force-unlock`;
-}
 
 /** The lock as found, with the status of the deployment it records (when CodeDeploy answers). */
 export interface LockState {
   readonly held: HeldLock;
   /** GetDeployment's status of the recorded deployment; undefined without one, or when unknown. */
   readonly deploymentStatus?: string;
-  /** The recorded deployment has ended (Succeeded, Failed, Stopped): no release is running. */
+  /** The recorded deployment has ended (Succeeded, Failed, Stopped) and nothing else is running: no release is. */
   readonly stale: boolean;
 }
 
-/** Reads the lock and asks CodeDeploy whether its deployment has ended; undefined when there is no lock. */
-export async function inspectLock(ssm: SSMClient, env: string, codedeploy?: CodeDeployClient): Promise<LockState | undefined> {
-  return lockState(await readLock(ssm, env), codedeploy);
-}
-
-/** A lock already read (by the environment reader), with the status of the deployment it records. */
+/** A lock already read, with the status of the deployment it records. */
 export async function lockState(held: HeldLock | undefined, codedeploy?: CodeDeployClient): Promise<LockState | undefined> {
   if (!held) return undefined;
   const status = await deploymentStatus(codedeploy, held.info?.deploymentId);
-  return { held, deploymentStatus: status, stale: status !== undefined && FINISHED.has(status) };
+  return { held, deploymentStatus: status, stale: held.info?.left === true && status !== undefined && FINISHED.has(status) };
 }
 
 /** "the release lock of dev looks stale: held by …, deployment d-1 (Succeeded), which has ended" */
 export function staleLockMessage(env: string, state: LockState, nowMs: number): string {
   return (
     `the release lock of ${env} looks stale: held by ${describeHolder(state.held, nowMs, state.deploymentStatus)}, which has ended ` +
-    `(a release keeps its lock while a deployment it left running goes on, or when it died)`
+    `(a release keeps its lock while a deployment it left running goes on)`
   );
 }
 
@@ -80,105 +123,149 @@ async function deploymentStatus(codedeploy: CodeDeployClient | undefined, id: st
   }
 }
 
+async function writeMirror(place: LockPlace, info: LockInfo): Promise<void> {
+  await place.ssm.send(
+    new PutParameterCommand({
+      Name: releaseParameters(place.env).lockHolder,
+      Value: JSON.stringify(info),
+      Type: "String",
+      Overwrite: true,
+      Description: "webfleet: who holds the release lock (mirrored from the lock object; the stack's plan refuses to run while it exists)",
+    }),
+  );
+}
+
+async function removeMirror(place: LockPlace): Promise<void> {
+  try {
+    await place.ssm.send(new DeleteParameterCommand({ Name: releaseParameters(place.env).lockHolder }));
+  } catch (e) {
+    if (errorName(e) !== "ParameterNotFound") throw e;
+  }
+}
+
 /** A lock this process holds. */
 export class ReleaseLock {
   constructor(
-    private readonly ssm: SSMClient,
-    private readonly env: string,
+    private readonly place: LockPlace,
     private info: LockInfo,
+    private etag: string,
   ) {}
 
   get holder(): LockInfo {
     return this.info;
   }
 
-  /** Records more about the release (the deployment id) in the lock, if it is still ours. */
-  async update(patch: Partial<Omit<LockInfo, "id">>): Promise<void> {
-    const current = await readLock(this.ssm, this.env);
-    if (current?.info?.id !== this.info.id) return;
-    this.info = { ...this.info, ...patch };
-    await this.ssm.send(
-      new PutParameterCommand({ Name: releaseParameters(this.env).releaseLock, Value: JSON.stringify(this.info), Type: "String", Overwrite: true }),
-    );
-  }
-
   /**
-   * Keeps the lock for a deployment this release leaves running, recording its id (a rollback's
-   * replaces the failed deployment's). Returns a warning when the lock is no longer ours.
+   * Records more in the lock (the deployment id, the state a step left), if it is still ours.
+   * Throws {@link LockLost} when someone else changed or removed it: the release must stop.
    */
-  async keep(deploymentId: string): Promise<string | undefined> {
-    const name = releaseParameters(this.env).releaseLock;
-    const current = await readLock(this.ssm, this.env);
-    if (!current)
-      return `the release lock ${name} was already gone (removed with --force-unlock?): nothing keeps npm run deploy from replacing instances under ${deploymentId}`;
-    if (current.info?.id !== this.info.id) return `the release lock ${name} now belongs to ${describeHolder(current, Date.now())}; left it alone`;
-    if (this.info.deploymentId !== deploymentId) await this.update({ deploymentId });
-    return undefined;
+  async update(patch: Partial<Omit<LockInfo, "id">>): Promise<void> {
+    const next = { ...this.info, ...patch };
+    try {
+      const out = await this.place.s3.send(
+        new PutObjectCommand({ Bucket: this.place.bucket, Key: LOCK_KEY, Body: JSON.stringify(next), ContentType: "application/json", IfMatch: this.etag }),
+      );
+      this.etag = out.ETag ?? this.etag;
+    } catch (e) {
+      if (!isConflict(e) && !["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
+      throw new LockLost(
+        `the release lock of ${this.place.env} is no longer this release's (removed with --force-unlock, or taken by another run): stopping here. ` +
+          `What this release did so far stays as the last step left it: npm run status -- --env ${this.place.env} shows it`,
+      );
+    }
+    this.info = next;
+    await writeMirror(this.place, next);
   }
 
-  /** Deletes the lock if it is still ours; returns a warning otherwise. */
-  async release(): Promise<string | undefined> {
-    const name = releaseParameters(this.env).releaseLock;
-    const current = await readLock(this.ssm, this.env);
-    if (!current) return `the release lock ${name} was already gone (removed with --force-unlock?)`;
-    if (current.info?.id !== this.info.id) return `the release lock ${name} now belongs to ${describeHolder(current, Date.now())}; left it alone`;
+  /** Keeps the lock for work this release leaves running in AWS (a deployment or its rollback). */
+  async keep(deploymentId: string, state?: string): Promise<string | undefined> {
     try {
-      await this.ssm.send(new DeleteParameterCommand({ Name: name }));
+      await this.update({ deploymentId, left: true, ...(state ? { state } : {}) });
+      return undefined;
     } catch (e) {
-      if (errorName(e) !== "ParameterNotFound") throw e;
+      if (e instanceof LockLost) return `${e.message}; nothing keeps npm run deploy from replacing instances under ${deploymentId}`;
+      throw e;
+    }
+  }
+
+  /** Gives the lock back (mirror first, then the object), if it is still ours; a warning otherwise. */
+  async release(): Promise<string | undefined> {
+    const current = await readLock(this.place);
+    if (!current) return `the release lock of ${this.place.env} was already gone (removed with --force-unlock?)`;
+    if (current.held.info?.id !== this.info.id) {
+      return `the release lock of ${this.place.env} now belongs to ${describeHolder(current.held, Date.now())}; left it alone`;
+    }
+    await removeMirror(this.place);
+    try {
+      await this.place.s3.send(new DeleteObjectCommand({ Bucket: this.place.bucket, Key: LOCK_KEY, IfMatch: this.etag }));
+    } catch (e) {
+      if (isConflict(e)) return `the release lock of ${this.place.env} changed hands while this release ended; left it alone`;
+      if (!["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
     }
     return undefined;
   }
 }
 
 /**
- * Takes the lock or throws a {@link CliError} naming the holder (and, when its deployment
- * has ended, saying the lock looks stale and how to remove it).
+ * Takes the lock or throws a {@link CliError} (exit 2) naming the holder (and, when the work it
+ * left running has ended, saying the lock looks stale and how to remove it).
  */
-export async function acquireLock(ssm: SSMClient, env: string, info: LockInfo, opts: { codedeploy?: CodeDeployClient; nowMs: number }): Promise<ReleaseLock> {
-  const name = releaseParameters(env).releaseLock;
+export async function acquireLock(place: LockPlace, info: LockInfo, opts: { nowMs: number }): Promise<ReleaseLock> {
   try {
-    await ssm.send(
-      new PutParameterCommand({
-        Name: name,
-        Value: JSON.stringify(info),
-        Type: "String",
-        Overwrite: false,
-        Description:
-          "webfleet release lock: present while a release, or a deployment it left running, runs (npm run release -- --force-unlock removes a stale one)",
-      }),
+    const out = await place.s3.send(
+      new PutObjectCommand({ Bucket: place.bucket, Key: LOCK_KEY, Body: JSON.stringify(info), ContentType: "application/json", IfNoneMatch: "*" }),
     );
-    return new ReleaseLock(ssm, env, info);
+    const lock = new ReleaseLock(place, info, out.ETag ?? "");
+    await writeMirror(place, info);
+    return lock;
   } catch (e) {
-    if (errorName(e) !== "ParameterAlreadyExists") throw e;
+    if (!isConflict(e)) throw e;
   }
-  const state = await inspectLock(ssm, env, opts.codedeploy);
-  if (!state) throw new CliError(`another release of ${env} held the lock a moment ago and has just finished: run again`);
-  if (state.stale) {
-    throw new CliError(`${staleLockMessage(env, state, opts.nowMs)}.\nRemove it, then release again: ${forceUnlockCommand(env)}`);
-  }
+  const found = await readLock(place);
+  const state = await lockState(found?.held, place.codedeploy);
+  if (!state) throw new CliError(`another run held the release lock of ${place.env} a moment ago and has just finished: run again`);
+  const env = place.env;
+  if (state.stale) throw new CliError(`${staleLockMessage(env, state, opts.nowMs)}.\nRemove it, then run again: ${forceUnlockCommand(env)}`);
+  const what = state.held.info?.purpose && state.held.info.purpose !== "release" ? state.held.info.purpose : "release";
   const running = state.deploymentStatus
     ? `Wait for deployment ${state.held.info?.deploymentId} to end (${state.deploymentStatus} now); once it has, the lock is stale and ${forceUnlockCommand(env)} removes it`
-    : `Wait for it to finish, or, if that release died, remove its lock: ${forceUnlockCommand(env)}`;
-  throw new CliError(`another release of ${env} is running: ${describeHolder(state.held, opts.nowMs, state.deploymentStatus)}.\n${running}`);
+    : `Wait for it to finish, or, if that run died, remove its lock: ${forceUnlockCommand(env)} (it first checks that the weights, capacity and SSM agree)`;
+  throw new CliError(`another ${what} of ${env} is running: ${describeHolder(state.held, opts.nowMs, state.deploymentStatus)}.\n${running}`);
 }
 
-/** `--force-unlock`: removes the lock whoever holds it, and says whose it was. */
-export async function forceUnlock(ssm: SSMClient, env: string, opts: { dryRun: boolean; nowMs: number; codedeploy?: CodeDeployClient }): Promise<string> {
-  const name = releaseParameters(env).releaseLock;
-  const state = await inspectLock(ssm, env, opts.codedeploy);
-  if (!state) return `no release lock for ${env} (${name} does not exist): nothing to remove`;
-  const { held, deploymentStatus: status } = state;
-  const who = describeHolder(held, opts.nowMs, status);
-  const running =
-    status && !state.stale
-      ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${held.info?.deploymentId} --auto-rollback-enabled), and npm run deploy no longer waits for it.`
-      : "";
-  if (opts.dryRun) return `would remove the release lock of ${env}, held by ${who} (dry run: kept)${running}`;
-  try {
-    await ssm.send(new DeleteParameterCommand({ Name: name }));
-  } catch (e) {
-    if (errorName(e) !== "ParameterNotFound") throw e;
+/**
+ * `--force-unlock`: removes the lock whoever holds it (conditionally on what was read, so it
+ * cannot remove a lock taken a moment later), and the mirror, and says whose it was. `reconcile`
+ * runs first: it compares what the release state in SSM says with the listener and the Auto
+ * Scaling groups, and repairs or reports every difference.
+ */
+export async function forceUnlock(
+  place: LockPlace,
+  opts: { dryRun: boolean; nowMs: number; reconcile?: (dryRun: boolean) => Promise<string[]> },
+): Promise<string> {
+  const env = place.env;
+  const found = await readLock(place);
+  const repairs = opts.reconcile ? await opts.reconcile(opts.dryRun) : [];
+  const said = repairs.length ? `\n${repairs.join("\n")}` : "";
+  if (!found) {
+    if (!opts.dryRun) await removeMirror(place);
+    return `no release lock for ${env} (s3://${place.bucket}/${LOCK_KEY} does not exist): nothing to remove${said}`;
   }
-  return `removed the release lock of ${env}, held by ${who}${running}`;
+  const state = await lockState(found.held, place.codedeploy);
+  const who = describeHolder(found.held, opts.nowMs, state?.deploymentStatus);
+  const status = state?.deploymentStatus;
+  const running =
+    status && !FINISHED.has(status)
+      ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${found.held.info?.deploymentId} --auto-rollback-enabled), and npm run deploy no longer waits for it.`
+      : "";
+  if (opts.dryRun) return `would remove the release lock of ${env}, held by ${who} (dry run: kept)${running}${said}`;
+  await removeMirror(place);
+  try {
+    await place.s3.send(new DeleteObjectCommand({ Bucket: place.bucket, Key: LOCK_KEY, IfMatch: found.etag }));
+  } catch (e) {
+    if (isConflict(e))
+      throw new CliError(`the release lock of ${env} changed while it was being removed (someone took it again): run --force-unlock again to see who`);
+    if (!["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
+  }
+  return `removed the release lock of ${env}, held by ${who}${running}${said}`;
 }

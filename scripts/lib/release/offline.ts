@@ -44,6 +44,7 @@ export function expectedStack(env: EnvironmentInfo): PublishedStack {
       ...Object.fromEntries(env.customMinimumHealthyHosts.map((m) => [minHealthyStrategyKey(m), minHealthyConfigName(env.name, m)])),
     },
     defaultStrategy: env.defaultStrategy ?? "one-at-a-time",
+    capacity: env.capacity ?? { live: { min: 2, desired: 2, max: 4 }, idle: { min: 0, desired: 0, max: 4 } },
     timings: {
       deregistrationDelaySeconds: env.deregistrationDelaySeconds ?? DEFAULT_DEREGISTRATION_DELAY_SECONDS,
       healthCheckIntervalSeconds: HEALTH_CHECK.intervalSeconds,

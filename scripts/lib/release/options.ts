@@ -3,7 +3,8 @@
  * rules between them. Bad input is a {@link CliError} (exit 2) that names the option, the value
  * it got and what would be valid.
  */
-import { FILE_EXISTS_BEHAVIORS, type FileExistsBehavior } from "../../../modules/names";
+import { FILE_EXISTS_BEHAVIORS, STRATEGY_USAGE, type FileExistsBehavior } from "../../../modules/names";
+import { parseDuration } from "../cli/duration";
 import { option, parseArgv, type OptionValues } from "../cli/command";
 import { CliError } from "../cli/errors";
 
@@ -27,9 +28,9 @@ export interface ReleaseOptions {
   readonly json: boolean;
   /** Remove a stale release lock (and do nothing else). */
   readonly forceUnlock: boolean;
-  /** Give up watching after this many minutes. @default - the worst-case estimate + 25 %, at least 10 min */
+  /** In place: stop watching after this many minutes. @default - none: CodeDeploy ends a stuck deployment itself */
   readonly timeoutMinutes?: number;
-  /** What to do with the deployment when the timeout passes. @default "rollback" */
+  /** What to do with the deployment when --timeout-minutes passes. @default "leave" */
   readonly onTimeout: OnTimeout;
   /**
    * CodeDeploy's fileExistsBehavior: what the agent does with a file at a destination that the
@@ -40,9 +41,19 @@ export interface ReleaseOptions {
   readonly fileExistsBehavior?: FileExistsBehavior;
   /** Free text added to the deployment's description. */
   readonly description?: string;
+  /** Blue/green and canary: seconds the new color's alarms are watched after each switch. @default 300 */
+  readonly bakeSeconds?: number;
+  /** Blue/green and canary: end with the old color up this long (rollback returns to it). */
+  readonly keepPreviousSeconds?: number;
+  /** Blue/green and canary: more paths the smoke test asks for. */
+  readonly smokePaths: readonly string[];
+  /** Blue/green and canary: the live color's revision onto the idle color (after a new AMI). */
+  readonly sameRevision: boolean;
+  /** Scale down the old color a previous release kept up, and do nothing else. */
+  readonly finish: boolean;
 }
 
-const STRATEGY_HELP = "all-at-once | half-at-a-time | one-at-a-time | min-healthy=<N>% | min-healthy=<N>";
+const STRATEGY_HELP = STRATEGY_USAGE;
 
 export const RELEASE_OPTIONS = {
   env: option.env(),
@@ -53,13 +64,24 @@ export const RELEASE_OPTIONS = {
   instances: option.integer("n", "with --dry-run: the live fleet's size, for a preview that needs no AWS account", { min: 1, max: 1000 }),
   json: option.json(),
   forceUnlock: option.flag("remove a stale release lock (its release died, or the deployment it left running has ended), then exit"),
-  timeoutMinutes: option.integer("minutes", "stop watching after this many minutes", {
+  bake: option.custom("duration", "blue/green and canary: how long the new color's alarms are watched after each switch (90s, 10m)", parseDuration, {
+    defaultText: "5m",
+  }),
+  keepPrevious: option.custom("duration", "blue/green and canary: end with the old color still up this long; npm run rollback returns to it", parseDuration, {
+    defaultText: "scale it down after the bake",
+  }),
+  smokePath: option.list("path,...", "blue/green and canary: more paths the smoke test asks the new color for (status 200)", {
+    defaultText: "the revision's pages",
+  }),
+  sameRevision: option.flag("blue/green and canary: the live color's revision onto the idle color (to promote a new AMI)"),
+  finish: option.flag("scale down the old color a previous release kept up (--keep-previous), then exit"),
+  timeoutMinutes: option.integer("minutes", "in place: stop watching after this many minutes", {
     min: 1,
     max: 1440,
-    defaultText: "the worst-case estimate + 25 %, at least 10",
+    defaultText: "none: CodeDeploy enforces the hooks' timeouts itself, and the release follows it to the end",
   }),
-  onTimeout: option.choice(["rollback", "leave"] as const, "at the timeout, stop the deployment and roll back, or leave it running", {
-    defaultText: "rollback",
+  onTimeout: option.choice(["leave", "rollback"] as const, "with --timeout-minutes: leave the deployment running (the lock stays), or stop it and roll back", {
+    defaultText: "leave: a slow deployment may be a healthy one",
   }),
   fileExistsBehavior: option.custom(
     "disallow|overwrite|retain",
@@ -86,6 +108,10 @@ export const RELEASE_COMMAND = {
     "npm run release -- --env dev --strategy half-at-a-time",
     "npm run -s release -- --env dev --strategy one-at-a-time --dry-run --instances 4",
     "npm run release -- --env dev --github owner/repo@0123456789abcdef0123456789abcdef01234567",
+    "npm run release -- --env dev --strategy blue-green --bake 10m --keep-previous 30m",
+    "npm run release -- --env dev --strategy canary=10,50,100 --bake 5m",
+    "npm run release -- --env dev --strategy blue-green --same-revision",
+    "npm run release -- --env dev --finish",
     "npm run release -- --env dev --force-unlock",
   ],
   exitCodes: {
@@ -107,6 +133,17 @@ export function releaseOptions(values: OptionValues<typeof RELEASE_OPTIONS>): Re
   if (values.forceUnlock && (values.strategy !== undefined || values.github !== undefined)) {
     throw new CliError("--force-unlock only removes a stale lock: run it alone (npm run release -- --env <env> --force-unlock), then release");
   }
+  const only = [values.forceUnlock && "--force-unlock", values.finish && "--finish"].filter(Boolean);
+  if (only.length > 1) throw new CliError(`${only.join(" and ")}: give one; each runs alone`);
+  if (values.finish && (values.strategy !== undefined || values.github !== undefined || values.revisionDir !== undefined)) {
+    throw new CliError("--finish only scales down the old color a release kept up: run it alone (npm run release -- --env <env> --finish)");
+  }
+  if (values.sameRevision && (values.github !== undefined || values.revisionDir !== undefined)) {
+    throw new CliError("--same-revision takes the live color's revision: it does not go with --github or --revision-dir");
+  }
+  if (values.onTimeout !== undefined && values.timeoutMinutes === undefined) {
+    throw new CliError(`--on-timeout ${values.onTimeout} needs --timeout-minutes: without it, the release follows the deployment to its end`);
+  }
   if (values.instances !== undefined && !values.dryRun) {
     throw new CliError(`--instances ${values.instances} only previews a plan: add --dry-run (a real release reads the fleet's size from AWS)`);
   }
@@ -120,9 +157,14 @@ export function releaseOptions(values: OptionValues<typeof RELEASE_OPTIONS>): Re
     json: values.json,
     forceUnlock: values.forceUnlock,
     timeoutMinutes: values.timeoutMinutes,
-    onTimeout: values.onTimeout ?? "rollback",
+    onTimeout: values.onTimeout ?? "leave",
     fileExistsBehavior: values.fileExistsBehavior,
     description: values.description,
+    bakeSeconds: values.bake,
+    keepPreviousSeconds: values.keepPrevious,
+    smokePaths: values.smokePath.map((p) => (p.startsWith("/") ? p : `/${p}`)),
+    sameRevision: values.sameRevision,
+    finish: values.finish,
   };
 }
 

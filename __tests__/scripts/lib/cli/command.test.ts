@@ -179,6 +179,26 @@ describe("the interrupt handler", () => {
     expect(runs).toBe(1);
   });
 
+  it("exits only when every cleanup under way has ended, also one a second signal or the normal path started", async () => {
+    const { interrupts, send, exits } = handler();
+    let finishHook!: () => void;
+    let finishApache!: () => void;
+    interrupts.defer(() => undefined); // the temp folder, removed at once
+    const stopApache = interrupts.defer(() => new Promise<void>((r) => (finishApache = r)));
+    interrupts.defer(() => new Promise<void>((r) => (finishHook = r)));
+    send("SIGINT"); // stops the hook first (newest), which takes a while
+    send("SIGINT"); // a second Ctrl-C goes on with Apache meanwhile
+    void stopApache.run(); // (already taken: the normal path has nothing left to run)
+    await tick();
+    finishHook();
+    await tick();
+    expect(exits).toEqual([]); // Apache is still stopping
+    finishApache();
+    await tick();
+    await tick();
+    expect(exits).toEqual([130, 130]);
+  });
+
   it("while the command cooperates, aborts its signal and lets it wind down; a second signal stops waiting", async () => {
     const { interrupts, send, exits, logged } = handler();
     await interrupts.cooperate(async () => {

@@ -22,10 +22,10 @@ describe("durations", () => {
     ${"7d"}    | ${604800}
     ${"0s"}    | ${0}
   `("reads '$text' as $seconds s", ({ text, seconds }) => {
-    expect(parseDuration("--bake", text)).toBe(seconds);
+    expect(parseDuration(text, "--bake")).toBe(seconds);
   });
 
   test.each(["10", "", "m", "10 minutes", "1m1h", "-5m", "1.5h"])("refuses '%s', naming the option and the form", (text) => {
-    expect(() => parseDuration("--bake", text)).toThrow(`--bake '${text}' is not a duration: use a number with a unit, such as 90s, 10m, 1h30m or 7d`);
+    expect(() => parseDuration(text, "--bake")).toThrow(`--bake '${text}' is not a duration: use a number with a unit, such as 90s, 10m, 1h30m or 7d`);
   });
 });

@@ -5,6 +5,7 @@
  */
 import { AutoScalingClient, DescribeInstanceRefreshesCommand, type InstanceRefresh } from "@aws-sdk/client-auto-scaling";
 import { CodeDeployClient, GetDeploymentCommand } from "@aws-sdk/client-codedeploy";
+import { DescribeSubnetsCommand, DescribeVpcsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { GetParametersCommand, PutParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import { mockClient } from "aws-sdk-client-mock";
@@ -20,6 +21,7 @@ const ssmMock = mockClient(SSMClient);
 const stsMock = mockClient(STSClient);
 const asMock = mockClient(AutoScalingClient);
 const cdMock = mockClient(CodeDeployClient);
+const ec2Mock = mockClient(EC2Client);
 const configDir = tempConfigDir();
 afterAll(removeTempDirs);
 
@@ -80,6 +82,7 @@ function deps(overrides: Partial<DeployDeps> = {}): DeployDeps {
     runner,
     ssm: new SSMClient({ region: "us-east-1" }),
     sts: new STSClient({ region: "us-east-1" }),
+    ec2: new EC2Client({ region: "us-east-1" }),
     autoScaling: new AutoScalingClient({ region: "us-east-1" }),
     codedeploy: new CodeDeployClient({ region: "us-east-1" }),
     log: (line) => logged.push(line),
@@ -103,6 +106,8 @@ beforeEach(() => {
   stsMock.reset();
   asMock.reset();
   cdMock.reset();
+  ec2Mock.reset();
+  ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [{ VpcId: "vpc-0d0d0d0d0d0d0d0d0", IsDefault: true }] });
   cdMock.on(GetDeploymentCommand).resolves({ deploymentInfo: { status: "InProgress" } });
   stsMock.on(GetCallerIdentityCommand).resolves({ Account: "123456789012", Arn: "arn:aws:iam::123456789012:user/ci" });
   ssmMock.on(GetParametersCommand).callsFake(async (input: { Names: string[] }) => ({
@@ -244,6 +249,40 @@ describe("npm run deploy on a deployed stack", () => {
     expect(cdktfCalls()).toHaveLength(0);
   });
 
+  it("passes --subnet-id and --iam-instance-profile to the AMI build, after finding the subnet", async () => {
+    givenDeployedStack("blue");
+    ec2Mock.on(DescribeSubnetsCommand).resolves({ Subnets: [{ SubnetId: "subnet-0123456789abcdef0", VpcId: "vpc-0a0a0a0a0a0a0a0a0" }] });
+    await deployCommand(deps(), options({ sessionManager: true, subnetId: "subnet-0123456789abcdef0", iamInstanceProfile: "webfleet-dev-instance" }));
+    expect(ec2Mock.commandCalls(DescribeSubnetsCommand)).toHaveLength(1);
+    expect(runner.callsOf("packer", "build")[0].args).toEqual(
+      expect.arrayContaining(["ssh_interface=session_manager", "subnet_id=subnet-0123456789abcdef0", "iam_instance_profile=webfleet-dev-instance"]),
+    );
+  });
+
+  it("refuses a malformed --subnet-id before building or deploying anything", async () => {
+    givenDeployedStack("blue");
+    await expect(deployCommand(deps(), options({ subnetId: "subnet-0123" }))).rejects.toThrow(
+      "--subnet-id 'subnet-0123': must be a subnet id such as subnet-0123456789abcdef0",
+    );
+    expect(runner.callsOf("packer", "build")).toHaveLength(0);
+    expect(cdktfCalls()).toHaveLength(0);
+  });
+
+  it("refuses to build without --subnet-id where the region has no default VPC, and lists it in a dry run", async () => {
+    givenDeployedStack("blue");
+    ec2Mock.on(DescribeVpcsCommand).resolves({ Vpcs: [] });
+    await expect(deployCommand(deps(), options())).rejects.toThrow(/^no default VPC in us-east-1: .*Give --subnet-id/);
+    expect(cdktfCalls()).toHaveLength(0);
+    const dry = await deployCommand(deps(), options({ dryRun: true }));
+    expect(dry.problems).toEqual([expect.stringMatching(/^no default VPC in us-east-1/)]);
+  });
+
+  it("with --skip-ami looks up no build network", async () => {
+    givenDeployedStack("blue");
+    await deployCommand(deps(), options({ skipAmi: true, subnetId: "subnet-0123" }));
+    expect(ec2Mock.calls()).toHaveLength(0);
+  });
+
   it("publishes nothing and does not deploy when the AMI build fails", async () => {
     givenDeployedStack("blue");
     runner.build = { exitCode: 1, lines: ["1700000000,,ui,error,Build errored: boom"] };
@@ -253,10 +292,10 @@ describe("npm run deploy on a deployed stack", () => {
   });
 
   it("refuses to deploy while a release holds the environment's lock, before building anything", async () => {
-    // GIVEN a release of dev is running
+    // GIVEN a release of dev is running (its holder mirrored to SSM, where deploy and the stack's plan look)
     givenDeployedStack("blue");
     world.params.set(
-      "/webfleet/dev/release-lock",
+      "/webfleet/dev/lock/holder",
       JSON.stringify({ id: "l-1", user: "alice", host: "laptop", startedAt: new Date(T0 - 120_000).toISOString(), deploymentId: "d-ABC" }),
     );
     // WHEN deploy runs THEN it names the release and changes nothing
@@ -268,12 +307,23 @@ describe("npm run deploy on a deployed stack", () => {
     expect(cdktfCalls()).toHaveLength(0);
   });
 
+  it("lets the lock's own holder through (a nightly rollout), and hands its lock id to the stack's plan-time check", async () => {
+    givenDeployedStack("blue");
+    world.params.set(
+      "/webfleet/dev/lock/holder",
+      JSON.stringify({ id: "l-NIGHT", user: "nightly", host: "ci", startedAt: new Date(T0).toISOString(), purpose: "nightly" }),
+    );
+    const result = await deployCommand(deps(), options({ skipAmi: true, lockId: "l-NIGHT" }));
+    expect(result.ok).toBe(true);
+    expect(cdktfCalls()[0].options.env).toMatchObject({ CHECKPOINT_DISABLE: "1", TF_VAR_release_lock_id: "l-NIGHT" });
+  });
+
   it("says the release lock looks stale, and how to remove it, when the deployment it records has ended", async () => {
     // GIVEN a release kept its lock for deployment d-ABC, which has since ended
     givenDeployedStack("blue");
     world.params.set(
-      "/webfleet/dev/release-lock",
-      JSON.stringify({ id: "l-1", user: "alice", host: "laptop", startedAt: new Date(T0 - 3_600_000).toISOString(), deploymentId: "d-ABC" }),
+      "/webfleet/dev/lock/holder",
+      JSON.stringify({ id: "l-1", user: "alice", host: "laptop", startedAt: new Date(T0 - 3_600_000).toISOString(), deploymentId: "d-ABC", left: true }),
     );
     cdMock.on(GetDeploymentCommand, { deploymentId: "d-ABC" }).resolves({ deploymentInfo: { status: "Failed" } });
     // WHEN deploy runs THEN it says the lock looks stale (not that a release is running), how to remove it, and changes nothing
@@ -293,7 +343,7 @@ describe("npm run deploy on a deployed stack", () => {
     runner.build = {
       ...runner.build,
       during: () =>
-        world.params.set("/webfleet/dev/release-lock", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
+        world.params.set("/webfleet/dev/lock/holder", JSON.stringify({ id: "l-2", user: "bob", host: "ci", startedAt: new Date(T0).toISOString() })),
     };
     // WHEN deploy runs THEN nothing is published (a later deploy would roll it out under the
     // release) and cdktf deploy does not run

@@ -5,7 +5,9 @@
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
-import { S3Client, HeadObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { S3Client, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import {
   CodeDeployClient,
   CodeDeployServiceException,
@@ -17,7 +19,7 @@ import {
 } from "@aws-sdk/client-codedeploy";
 import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeInstanceRefreshesCommand, type InstanceRefresh } from "@aws-sdk/client-auto-scaling";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { parseReleaseArgs } from "../../../../scripts/lib/release/options";
 import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../../scripts/lib/release/flow";
 import type { Signal } from "../../../../scripts/lib/release/runtime";
@@ -28,7 +30,9 @@ import {
   STACK,
   T0,
   events,
+  fakeBucket,
   fakeParameterStore,
+  type FakeObject,
   makeRevision,
   removeRevisions,
   scriptDeployments,
@@ -38,7 +42,9 @@ import {
 
 afterAll(removeRevisions);
 
-const LOCK = "/webfleet/dev/release-lock";
+/** The lock object in the revision bucket, and its SSM mirror that the stack's plan and npm run deploy read. */
+const LOCK = "webfleet/release-lock.json";
+const MIRROR = "/webfleet/dev/lock/holder";
 const ENV = { name: "dev", region: "us-east-1", customMinimumHealthyHosts: [{ type: "FLEET_PERCENT" as const, value: 75 }] };
 const FAST = { intervalMs: 5_000, maxIntervalMs: 60_000, maxConsecutiveErrors: 5, rollbackAppearMs: 60_000 };
 
@@ -61,6 +67,7 @@ interface World {
   clock: FakeClock;
   interrupts: FakeInterrupts;
   params: Map<string, string>;
+  objects: Map<string, FakeObject>;
   ssmMock: AwsClientStub<SSMClient>;
   s3Mock: AwsClientStub<S3Client>;
   cdMock: AwsClientStub<CodeDeployClient>;
@@ -70,19 +77,28 @@ interface World {
 }
 
 function world(
-  opts: { params?: Record<string, string | undefined>; inService?: number; uploaded?: boolean; interactive?: boolean; refreshes?: InstanceRefresh[] } = {},
+  opts: {
+    params?: Record<string, string | undefined>;
+    lock?: object;
+    inService?: number;
+    uploaded?: boolean;
+    interactive?: boolean;
+    refreshes?: InstanceRefresh[];
+  } = {},
 ): World {
-  const initial: Record<string, string> = { "/webfleet/dev/stack": JSON.stringify(STACK), "/webfleet/dev/live-color": "blue" };
+  const initial: Record<string, string> = {
+    "/webfleet/dev/stack": JSON.stringify(STACK),
+    "/webfleet/dev/live-color": "blue",
+    "/webfleet/dev/weight/blue": "100",
+    "/webfleet/dev/weight/green": "0",
+  };
   for (const [k, v] of Object.entries(opts.params ?? {})) {
     if (v === undefined) delete initial[k];
     else initial[k] = v;
   }
   const { client: ssm, mock: ssmMock, params } = fakeParameterStore(initial);
-  const s3 = new S3Client({ region: "us-east-1" });
-  const s3Mock = mockClient(s3);
+  const { client: s3, mock: s3Mock, objects } = fakeBucket(opts.lock ? { [LOCK]: JSON.stringify(opts.lock) } : {});
   if (opts.uploaded) s3Mock.on(HeadObjectCommand).resolves({ ETag: '"etag-old"' });
-  else s3Mock.on(HeadObjectCommand).rejects(new S3ServiceException({ name: "NotFound", $fault: "client", $metadata: { httpStatusCode: 404 } }));
-  s3Mock.on(PutObjectCommand).resolves({ ETag: '"etag-new"' });
   const codedeploy = new CodeDeployClient({ region: "us-east-1" });
   const cdMock = mockClient(codedeploy);
   cdMock.on(CreateDeploymentCommand).resolves({ deploymentId: "d-1" });
@@ -111,6 +127,28 @@ function world(
       },
     ],
   });
+  // The listener as Terraform created it: blue 100, green 0.
+  const elb = new ElasticLoadBalancingV2Client({ region: "us-east-1" });
+  mockClient(elb)
+    .on(DescribeListenersCommand)
+    .resolves({
+      Listeners: [
+        {
+          ListenerArn: STACK.listenerArn,
+          DefaultActions: [
+            {
+              Type: "forward",
+              ForwardConfig: {
+                TargetGroups: [
+                  { TargetGroupArn: STACK.fleets.blue.targetGroupArn, Weight: 100 },
+                  { TargetGroupArn: STACK.fleets.green.targetGroupArn, Weight: 0 },
+                ],
+              },
+            },
+          ],
+        },
+      ],
+    });
   const sts = new STSClient({ region: "us-east-1" });
   const stsMock = mockClient(sts);
   stsMock.on(GetCallerIdentityCommand).resolves({ Arn: "arn:aws:sts::123456789012:assumed-role/dev/bob" });
@@ -124,6 +162,9 @@ function world(
     codedeploy,
     autoScaling,
     sts,
+    elb,
+    cloudwatch: new CloudWatchClient({ region: "us-east-1" }),
+    http: async () => ({ status: 200, body: "" }),
     clock,
     out,
     interrupts,
@@ -133,7 +174,7 @@ function world(
     poll: FAST,
     bundle: { env: {}, gitSourceDate: async () => T0 / 1000 },
   };
-  return { deps, out, clock, interrupts, params, ssmMock, s3Mock, cdMock, stsMock, answers, revisionDir: makeRevision() };
+  return { deps, out, clock, interrupts, params, objects, ssmMock, s3Mock, cdMock, stsMock, answers, revisionDir: makeRevision() };
 }
 
 function release(w: World, ...flags: string[]) {
@@ -188,7 +229,10 @@ const hookFailed = (rollback?: Frame["rollbackInfo"]): Frame => ({
 });
 const rolledBack: Frame[] = [running(), succeeded];
 /** The release lock as the fake parameter store holds it. */
-const lockOf = (w: World) => (w.params.has(LOCK) ? (JSON.parse(w.params.get(LOCK)!) as { id: string; deploymentId?: string }) : undefined);
+const lockOf = (w: World) => (w.objects.has(LOCK) ? (JSON.parse(w.objects.get(LOCK)!.body) as { id: string; deploymentId?: string }) : undefined);
+const holdsLock = (w: World) => w.objects.has(LOCK) || w.params.has(MIRROR);
+/** Bundles uploaded to the revision bucket (the lock object is written there too). */
+const uploads = (w: World) => w.s3Mock.commandCalls(PutObjectCommand).filter((c) => c.args[0].input.Key?.startsWith("revisions/"));
 const KEPT = "! kept the release lock of dev: deployment d-1 is still running";
 const created: Frame = { status: "Created" };
 const queued: Frame = { status: "Queued" };
@@ -200,7 +244,7 @@ describe("release to the live color, in place", () => {
 
     expect(await release(w, "--strategy", "one-at-a-time")).toBe(EXIT.ok);
 
-    const put = w.s3Mock.commandCalls(PutObjectCommand);
+    const put = uploads(w);
     expect(put).toHaveLength(1);
     const key = put[0].args[0].input.Key!;
     expect(key).toMatch(/^revisions\/[0-9a-f]{64}\.tgz$/);
@@ -208,12 +252,15 @@ describe("release to the live color, in place", () => {
       applicationName: "webfleet-dev",
       deploymentGroupName: "webfleet-dev-blue",
       deploymentConfigName: "CodeDeployDefault.OneAtATime",
-      revision: { revisionType: "S3", s3Location: { bucket: STACK.revisionBucket, key, bundleType: "tgz", eTag: "etag-new" } },
+      revision: {
+        revisionType: "S3",
+        s3Location: { bucket: STACK.revisionBucket, key, bundleType: "tgz", eTag: w.objects.get(key)!.etag.replaceAll('"', "") },
+      },
       description: expect.stringContaining("webfleet release one-at-a-time of s3://"),
       fileExistsBehavior: "DISALLOW",
       autoRollbackConfiguration: { enabled: true, events: ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM", "DEPLOYMENT_STOP_ON_REQUEST"] },
     });
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
     const text = w.out.all;
     expect(text).toMatch(/revision: .* bundle of 4 files, .* files dated 2025-05-01T10:00:00Z \(git commit\)/);
     expect(text).toContain("estimate: 2 instances, 1 at a time → 2 batches");
@@ -234,7 +281,7 @@ describe("release to the live color, in place", () => {
     const w = world({ uploaded: true, inService: 4 });
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     expect(await release(w, "--strategy", "min-healthy=75%")).toBe(EXIT.ok);
-    expect(w.s3Mock.commandCalls(PutObjectCommand)).toHaveLength(0);
+    expect(uploads(w)).toHaveLength(0);
     const input = w.cdMock.commandCalls(CreateDeploymentCommand)[0].args[0].input;
     expect(input.revision?.s3Location?.eTag).toBe("etag-old");
     expect(input.deploymentConfigName).toBe("webfleet-dev-min-healthy-75-percent");
@@ -249,7 +296,7 @@ describe("release to the live color, in place", () => {
       revisionType: "GitHub",
       gitHubLocation: { repository: "acme/site", commitId: sha },
     });
-    expect(w.s3Mock.calls()).toHaveLength(0);
+    expect(uploads(w)).toHaveLength(0);
   });
 
   it("GIVEN the appspec sets file_exists_behavior THEN the deployment follows it, and --file-exists-behavior with the same value is accepted", async () => {
@@ -312,7 +359,7 @@ describe("a failed release", () => {
     expect(text).toContain("    │ [stderr]chown: invalid user: 'ec2-user'");
     expect(text).toContain("rolling back: deployment d-RB");
     expect(text).toContain("✓ rolled back: d-RB succeeded; every instance runs the previous revision again");
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
   });
 
   it("GIVEN the deployment is still Created, then Queued, at the first polls THEN its targets are only listed once it runs, and a failed hook is still named with its instance, script and log tail", async () => {
@@ -390,7 +437,7 @@ describe("a failed release", () => {
     const w = world();
     w.cdMock.on(CreateDeploymentCommand).rejects(new DeploymentLimitExceededException({ message: "active deployment d-OTHER", $metadata: {} }));
     await expect(release(w)).rejects.toThrow("webfleet-dev-blue already has a deployment in progress");
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
   });
 });
 
@@ -403,7 +450,7 @@ describe("timeouts", () => {
       return { status: "Pending", statusMessage: "Stop requested" };
     });
 
-    expect(await release(w, "--timeout-minutes", "1")).toBe(EXIT.failed);
+    expect(await release(w, "--timeout-minutes", "1", "--on-timeout", "rollback")).toBe(EXIT.failed);
 
     expect(w.cdMock.commandCalls(StopDeploymentCommand)[0].args[0].input).toEqual({ deploymentId: "d-1", autoRollbackEnabled: true });
     expect(w.clock.nowMs - Date.parse("2025-05-01T10:00:00Z")).toBeGreaterThanOrEqual(60_000);
@@ -421,11 +468,23 @@ describe("timeouts", () => {
     expect(w.out.all).toContain(KEPT);
   });
 
-  it("GIVEN no --timeout-minutes THEN the default comes from the worst-case estimate (+25 %, at least 10 min)", async () => {
+  it("GIVEN no --timeout-minutes THEN a slow deployment is followed to its end: CodeDeploy enforces the hooks' timeouts, not webfleet's guess", async () => {
+    // GIVEN a healthy deployment that takes three hours
     const w = world();
-    scriptDeployments(w.cdMock, { "d-1": [succeeded] });
-    await release(w);
-    expect(w.out.all).toContain("timeout: 10 min (worst case + 25 %; --timeout-minutes to change), then stop and roll back");
+    scriptDeployments(w.cdMock, { "d-1": [...Array(2000).fill(running()), succeeded] });
+    // THEN it is never stopped, and the release succeeds
+    expect(await release(w)).toBe(EXIT.ok);
+    expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
+    expect(w.clock.nowMs - T0).toBeGreaterThan(2 * 60 * 60 * 1000);
+    expect(w.out.all).toContain("timeout: none of webfleet's own: CodeDeploy fails a hook at its timeout");
+  });
+
+  it("GIVEN --timeout-minutes without --on-timeout THEN it leaves the deployment running at the timeout (a slow one may be healthy), keeps the lock, exit 3", async () => {
+    const w = world();
+    scriptDeployments(w.cdMock, { "d-1": Array(100).fill(running()) });
+    expect(await release(w, "--timeout-minutes", "1")).toBe(EXIT.needsAttention);
+    expect(w.cdMock.commandCalls(StopDeploymentCommand)).toHaveLength(0);
+    expect(lockOf(w)).toMatchObject({ deploymentId: "d-1", left: true });
   });
 });
 
@@ -505,15 +564,15 @@ describe("Ctrl-C", () => {
     const stale = release(w);
     await expect(stale).rejects.toThrow("the release lock of dev looks stale: held by bob");
     await expect(stale).rejects.toThrow("deployment d-1 (Succeeded), which has ended");
-    await expect(stale).rejects.toThrow("Remove it, then release again: npm run release -- --env dev --force-unlock");
+    await expect(stale).rejects.toThrow("Remove it, then run again: npm run release -- --env dev --force-unlock");
 
     // WHEN --force-unlock runs THEN the lock is gone and the next release goes ahead
     expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.ok);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
     w.cdMock.on(CreateDeploymentCommand).resolves({ deploymentId: "d-2" });
     script.replace("d-2", [succeeded]);
     expect(await release(w)).toBe(EXIT.ok);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
   });
 
   it("GIVEN StopDeployment fails THEN the deployment may still run: the lock is kept", async () => {
@@ -565,16 +624,16 @@ describe("Ctrl-C", () => {
   it("GIVEN Ctrl-C before the deployment was created THEN nothing is deployed and the lock is released", async () => {
     const w = world();
     w.interrupts.queue.push("SIGINT");
-    await expect(release(w)).rejects.toThrow("interrupted before the deployment started: nothing was deployed");
+    await expect(release(w)).rejects.toThrow("interrupted before the release started: nothing was deployed");
     expect(w.cdMock.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
   });
 });
 
 describe("refusals change nothing", () => {
   const changed = (w: World) => ({
-    lock: w.ssmMock.commandCalls(PutParameterCommand).length,
-    uploads: w.s3Mock.commandCalls(PutObjectCommand).length,
+    lock: w.s3Mock.commandCalls(PutObjectCommand).length - uploads(w).length,
+    uploads: uploads(w).length,
     deployments: w.cdMock.commandCalls(CreateDeploymentCommand).length,
   });
   const nothing = { lock: 0, uploads: 0, deployments: 0 };
@@ -583,7 +642,7 @@ describe("refusals change nothing", () => {
     const w = world({ inService: 4 });
     expect(await release(w, "--dry-run", "--strategy", "half-at-a-time")).toBe(EXIT.ok);
     expect(changed(w)).toEqual(nothing);
-    expect(w.out.all).toContain("strategy: half-at-a-time → CodeDeployDefault.HalfAtATime");
+    expect(w.out.all).toContain("1. deploy: blue (live) — webfleet-dev-blue with CodeDeployDefault.HalfAtATime, 2 of 4 at a time");
     expect(w.out.all).toContain("estimate: 4 instances, 2 at a time → 2 batches");
     expect(w.out.all).toContain("typical ≈ 2 min 45 s · worst case ≈ 4 min 35 s");
     expect(w.out.all).toMatch(/upload: s3:\/\/webfleet-dev-revisions-123456789012\/revisions\/[0-9a-f]{64}\.tgz \(would upload\)/);
@@ -591,10 +650,10 @@ describe("refusals change nothing", () => {
   });
 
   it("GIVEN another release holds the lock THEN it is refused, naming the holder, before any upload", async () => {
-    const w = world({ params: { [LOCK]: JSON.stringify({ id: "x", user: "alice", host: "laptop-7", startedAt: "2025-05-01T09:55:00.000Z" }) } });
+    const w = world({ lock: { id: "x", user: "alice", host: "laptop-7", startedAt: "2025-05-01T09:55:00.000Z" } });
     await expect(release(w)).rejects.toThrow("another release of dev is running: alice on host laptop-7 since 2025-05-01T09:55:00.000Z (5 min ago)");
     expect(changed(w)).toEqual({ ...nothing, lock: 1 });
-    expect(JSON.parse(w.params.get(LOCK)!).user).toBe("alice");
+    expect(lockOf(w)).toMatchObject({ id: "x", user: "alice" });
   });
 
   it("GIVEN the stack is not deployed THEN it says so and how to deploy it", async () => {
@@ -674,9 +733,9 @@ describe("refusals change nothing", () => {
 
 describe("--force-unlock", () => {
   it("GIVEN a stale lock THEN it is removed, its holder named, and nothing else happens", async () => {
-    const w = world({ params: { [LOCK]: JSON.stringify({ id: "x", user: "alice", host: "laptop-7", startedAt: "2025-05-01T08:00:00.000Z" }) } });
+    const w = world({ lock: { id: "x", user: "alice", host: "laptop-7", startedAt: "2025-05-01T08:00:00.000Z" } });
     expect(await runRelease(parseReleaseArgs(["--env", "dev", "--force-unlock"]), ENV, w.deps)).toBe(EXIT.ok);
-    expect(w.params.has(LOCK)).toBe(false);
+    expect(holdsLock(w)).toBe(false);
     expect(w.out.all).toContain("removed the release lock of dev, held by alice on host laptop-7");
     expect(w.cdMock.commandCalls(CreateDeploymentCommand)).toHaveLength(0);
   });

@@ -1,10 +1,14 @@
+/**
+ * The release lock: an S3 object changed only conditionally on its holder (If-None-Match: * to
+ * take it, If-Match: <etag> to change or give it back), mirrored to SSM while held.
+ */
 import { mockClient } from "aws-sdk-client-mock";
-import { CodeDeployClient, GetDeploymentCommand } from "@aws-sdk/client-codedeploy";
-import { PutParameterCommand } from "@aws-sdk/client-ssm";
-import { acquireLock, forceUnlock, type LockInfo } from "../../../../scripts/lib/release/lock";
-import { T0, fakeParameterStore } from "../../../helpers/aws-fakes";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { CodeDeployClient, GetDeploymentCommand, type DeploymentStatus } from "@aws-sdk/client-codedeploy";
+import { acquireLock, forceUnlock, LOCK_KEY, LockLost, readLock, type LockInfo, type LockPlace } from "../../../../scripts/lib/release/lock";
+import { T0, fakeBucket, fakeParameterStore } from "../../../helpers/aws-fakes";
 
-const LOCK = "/webfleet/dev/release-lock";
+const MIRROR = "/webfleet/dev/lock/holder";
 const alice: LockInfo = {
   id: "lock-alice",
   user: "alice (arn:aws:sts::123456789012:assumed-role/dev/alice)",
@@ -13,82 +17,102 @@ const alice: LockInfo = {
 };
 const bob: LockInfo = { id: "lock-bob", user: "bob", host: "ci-runner-3", startedAt: "2025-05-01T10:00:00.000Z" };
 
+function place(o: { lock?: LockInfo; deploymentStatus?: string } = {}) {
+  const bucket = fakeBucket(o.lock ? { [LOCK_KEY]: JSON.stringify(o.lock) } : {});
+  const store = fakeParameterStore({});
+  const codedeploy = new CodeDeployClient({ region: "us-east-1" });
+  mockClient(codedeploy)
+    .on(GetDeploymentCommand)
+    .resolves({ deploymentInfo: { status: (o.deploymentStatus ?? "InProgress") as DeploymentStatus } });
+  const p: LockPlace = { env: "dev", bucket: "webfleet-dev-revisions", s3: bucket.client, ssm: store.client, codedeploy };
+  const body = () => (bucket.objects.has(LOCK_KEY) ? (JSON.parse(bucket.objects.get(LOCK_KEY)!.body) as LockInfo) : undefined);
+  const mirror = () => (store.params.has(MIRROR) ? (JSON.parse(store.params.get(MIRROR)!) as LockInfo) : undefined);
+  return { p, bucket, store, body, mirror };
+}
+
 describe("the release lock", () => {
-  it("GIVEN no release running THEN the lock is taken with Overwrite=false and deleted at the end", async () => {
-    const { client, mock, params } = fakeParameterStore({});
-    const lock = await acquireLock(client, "dev", bob, { nowMs: T0 });
-    expect(mock.commandCalls(PutParameterCommand)[0].args[0].input).toMatchObject({ Name: LOCK, Overwrite: false });
-    expect(JSON.parse(params.get(LOCK)!)).toEqual(bob);
+  it("GIVEN no release running THEN it is taken atomically, mirrored to SSM for the plan-time check, updated and given back", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    expect(w.bucket.mock.commandCalls(PutObjectCommand)[0].args[0].input).toMatchObject({ Key: LOCK_KEY, IfNoneMatch: "*" });
+    expect(w.body()).toEqual(bob);
+    expect(w.mirror()).toEqual(bob);
     await lock.update({ deploymentId: "d-1" });
-    expect(JSON.parse(params.get(LOCK)!)).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
+    expect(w.body()).toMatchObject({ id: "lock-bob", deploymentId: "d-1" });
+    expect(w.mirror()).toMatchObject({ deploymentId: "d-1" });
     expect(await lock.release()).toBeUndefined();
-    expect(params.has(LOCK)).toBe(false);
+    expect(w.body()).toBeUndefined();
+    expect(w.mirror()).toBeUndefined();
   });
 
-  it("GIVEN alice's release is running THEN bob is refused, told who, where, since when and how to remove a stale lock", async () => {
-    const { client } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-ALICE" }) });
-    const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy)
-      .on(GetDeploymentCommand)
-      .resolves({ deploymentInfo: { status: "InProgress" } });
-    const refused = acquireLock(client, "dev", bob, { nowMs: T0, codedeploy });
+  it("GIVEN two runs take it at the same moment THEN exactly one gets it", async () => {
+    const w = place();
+    const results = await Promise.allSettled([acquireLock(w.p, alice, { nowMs: T0 }), acquireLock(w.p, bob, { nowMs: T0 })]);
+    expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
+    expect(results.filter((r) => r.status === "rejected")).toHaveLength(1);
+  });
+
+  it("GIVEN alice's release is running THEN bob is refused, told who, where, since when and how to remove a lock whose run died", async () => {
+    const w = place({ lock: { ...alice, deploymentId: "d-ALICE" } });
+    const refused = acquireLock(w.p, bob, { nowMs: T0 });
     await expect(refused).rejects.toThrow(
       "another release of dev is running: alice (arn:aws:sts::123456789012:assumed-role/dev/alice) on host laptop-7 since 2025-05-01T09:48:00.000Z (12 min ago), deployment d-ALICE (InProgress).",
     );
     await expect(refused).rejects.toThrow("npm run release -- --env dev --force-unlock");
+    expect(w.body()).toMatchObject({ id: "lock-alice" });
   });
 
-  it("GIVEN a lock whose deployment has ended THEN the refusal says it looks stale, not that a release is running, and how to remove it", async () => {
-    const { client } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-OLD" }) });
-    const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy)
-      .on(GetDeploymentCommand)
-      .resolves({ deploymentInfo: { status: "Succeeded" } });
-    const refused = acquireLock(client, "dev", bob, { nowMs: T0, codedeploy });
-    await expect(refused).rejects.toThrow(
-      "the release lock of dev looks stale: held by alice (arn:aws:sts::123456789012:assumed-role/dev/alice) on host laptop-7 since 2025-05-01T09:48:00.000Z (12 min ago), deployment d-OLD (Succeeded), which has ended",
-    );
-    await expect(refused).rejects.toThrow("Remove it, then release again: npm run release -- --env dev --force-unlock");
-    await expect(refused).rejects.not.toThrow("is running");
+  it("GIVEN a lock kept for a deployment that has since ended THEN the refusal says it looks stale and how to remove it", async () => {
+    const w = place({ lock: { ...alice, deploymentId: "d-OLD", left: true }, deploymentStatus: "Succeeded" });
+    const refused = acquireLock(w.p, bob, { nowMs: T0 });
+    await expect(refused).rejects.toThrow(/the release lock of dev looks stale: held by alice .* deployment d-OLD \(Succeeded\), which has ended/);
+    await expect(refused).rejects.toThrow("Remove it, then run again: npm run release -- --env dev --force-unlock");
   });
 
-  it("GIVEN a release keeps its lock for a deployment it leaves running THEN the lock records that deployment (a rollback's replaces the failed one's)", async () => {
-    const { client, params } = fakeParameterStore({});
-    const lock = await acquireLock(client, "dev", bob, { nowMs: T0 });
-    await lock.update({ deploymentId: "d-1" });
+  it("GIVEN a running blue/green release whose deployment has ended (it bakes now) THEN its lock is not called stale", async () => {
+    const w = place({ lock: { ...alice, deploymentId: "d-IDLE" }, deploymentStatus: "Succeeded" });
+    await expect(acquireLock(w.p, bob, { nowMs: T0 })).rejects.toThrow("another release of dev is running");
+  });
+
+  it("GIVEN a release keeps its lock for a deployment it leaves running THEN the lock records it, marked as left", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
     expect(await lock.keep("d-RB")).toBeUndefined();
-    expect(JSON.parse(params.get(LOCK)!)).toMatchObject({ id: "lock-bob", deploymentId: "d-RB" });
-    params.delete(LOCK);
-    expect(await lock.keep("d-RB")).toMatch(/already gone .* nothing keeps npm run deploy from replacing instances under d-RB/);
-    expect(params.has(LOCK)).toBe(false);
+    expect(w.body()).toMatchObject({ id: "lock-bob", deploymentId: "d-RB", left: true });
   });
 
-  it("GIVEN --force-unlock of a lock whose deployment still runs THEN it is removed, with a note that the deployment goes on", async () => {
-    const { client, params } = fakeParameterStore({ [LOCK]: JSON.stringify({ ...alice, deploymentId: "d-1" }) });
-    const codedeploy = new CodeDeployClient({ region: "us-east-1" });
-    mockClient(codedeploy)
-      .on(GetDeploymentCommand)
-      .resolves({ deploymentInfo: { status: "InProgress" } });
-    const said = await forceUnlock(client, "dev", { dryRun: false, nowMs: T0, codedeploy });
+  it("GIVEN the lock was force-removed (and retaken) while a release ran THEN its next change fails and the release stops, touching nothing", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    await forceUnlock(w.p, { dryRun: false, nowMs: T0 });
+    await acquireLock(w.p, alice, { nowMs: T0 });
+    await expect(lock.update({ state: "at bake" })).rejects.toThrow(LockLost);
+    expect(w.body()).toEqual(alice);
+    expect(await lock.release()).toMatch(/now belongs to alice .* left it alone/);
+    expect(w.body()).toEqual(alice);
+    expect(w.mirror()).toEqual(alice);
+  });
+
+  it("GIVEN --force-unlock of a lock whose deployment still runs THEN it is removed (mirror too), with a note that the deployment goes on", async () => {
+    const w = place({ lock: { ...alice, deploymentId: "d-1" } });
+    w.store.params.set(MIRROR, JSON.stringify(alice));
+    const said = await forceUnlock(w.p, { dryRun: false, nowMs: T0 });
     expect(said).toMatch(/^removed the release lock of dev, held by alice .* deployment d-1 \(InProgress\)/);
     expect(said).toContain("Note: that deployment is still InProgress; removing the lock does not stop it");
-    expect(params.has(LOCK)).toBe(false);
+    expect(w.body()).toBeUndefined();
+    expect(w.mirror()).toBeUndefined();
   });
 
-  it("GIVEN the lock was force-removed and retaken by someone else THEN release leaves theirs alone", async () => {
-    const { client, params } = fakeParameterStore({});
-    const lock = await acquireLock(client, "dev", bob, { nowMs: T0 });
-    params.set(LOCK, JSON.stringify(alice));
-    expect(await lock.release()).toMatch(/now belongs to alice .* left it alone/);
-    expect(JSON.parse(params.get(LOCK)!).id).toBe("lock-alice");
+  it("GIVEN --force-unlock --dry-run THEN it says what it would remove and keeps it", async () => {
+    const w = place({ lock: alice });
+    expect(await forceUnlock(w.p, { dryRun: true, nowMs: T0, reconcile: async (dry) => [`reconciled, dry run: ${dry}`] })).toMatch(
+      /^would remove the release lock of dev, held by alice .*\(dry run: kept\)\nreconciled, dry run: true$/,
+    );
+    expect(await readLock(w.p)).toBeDefined();
   });
 
-  it("GIVEN --force-unlock THEN the lock is removed and its holder named; with --dry-run it is kept", async () => {
-    const { client, params } = fakeParameterStore({ [LOCK]: JSON.stringify(alice) });
-    expect(await forceUnlock(client, "dev", { dryRun: true, nowMs: T0 })).toMatch(/^would remove the release lock of dev, held by alice .*\(dry run: kept\)/);
-    expect(params.has(LOCK)).toBe(true);
-    expect(await forceUnlock(client, "dev", { dryRun: false, nowMs: T0 })).toMatch(/^removed the release lock of dev, held by alice/);
-    expect(params.has(LOCK)).toBe(false);
-    expect(await forceUnlock(client, "dev", { dryRun: false, nowMs: T0 })).toMatch(/no release lock for dev/);
+  it("GIVEN no lock THEN --force-unlock says there is nothing to remove", async () => {
+    const w = place();
+    expect(await forceUnlock(w.p, { dryRun: false, nowMs: T0 })).toMatch(/^no release lock for dev .* nothing to remove/);
   });
 });

@@ -10,21 +10,25 @@ describe("release flags", () => {
       revisionDir: "app",
       dryRun: false,
       forceUnlock: false,
-      onTimeout: "rollback",
+      onTimeout: "leave",
       timeoutMinutes: undefined,
     });
   });
 
   test.each`
-    argv                                                    | field                   | value
-    ${["--env=dev", "--strategy=min-healthy=75%"]}          | ${"strategy"}           | ${"min-healthy=75%"}
-    ${["--env", "dev", "--strategy", "min-healthy=2"]}      | ${"strategy"}           | ${"min-healthy=2"}
-    ${["--env", "dev", "--dry-run"]}                        | ${"dryRun"}             | ${true}
-    ${["--env", "dev", "--timeout-minutes", "30"]}          | ${"timeoutMinutes"}     | ${30}
-    ${["--env", "dev", "--on-timeout", "leave"]}            | ${"onTimeout"}          | ${"leave"}
-    ${["--env", "dev", "--file-exists-behavior", "retain"]} | ${"fileExistsBehavior"} | ${"RETAIN"}
-    ${["--env", "dev", "--force-unlock"]}                   | ${"forceUnlock"}        | ${true}
-    ${["--env", "dev", "--dry-run", "--instances", "4"]}    | ${"instances"}          | ${4}
+    argv                                                                      | field                    | value
+    ${["--env=dev", "--strategy=min-healthy=75%"]}                            | ${"strategy"}            | ${"min-healthy=75%"}
+    ${["--env", "dev", "--strategy", "min-healthy=2"]}                        | ${"strategy"}            | ${"min-healthy=2"}
+    ${["--env", "dev", "--dry-run"]}                                          | ${"dryRun"}              | ${true}
+    ${["--env", "dev", "--timeout-minutes", "30"]}                            | ${"timeoutMinutes"}      | ${30}
+    ${["--env", "dev", "--timeout-minutes", "9", "--on-timeout", "rollback"]} | ${"onTimeout"}           | ${"rollback"}
+    ${["--env", "dev", "--strategy", "canary=10,50,100", "--bake", "90s"]}    | ${"bakeSeconds"}         | ${90}
+    ${["--env", "dev", "--keep-previous", "30m"]}                             | ${"keepPreviousSeconds"} | ${1800}
+    ${["--env", "dev", "--smoke-path", "health,/about"]}                      | ${"smokePaths"}          | ${["/health", "/about"]}
+    ${["--env", "dev", "--finish"]}                                           | ${"finish"}              | ${true}
+    ${["--env", "dev", "--file-exists-behavior", "retain"]}                   | ${"fileExistsBehavior"}  | ${"RETAIN"}
+    ${["--env", "dev", "--force-unlock"]}                                     | ${"forceUnlock"}         | ${true}
+    ${["--env", "dev", "--dry-run", "--instances", "4"]}                      | ${"instances"}           | ${4}
   `("reads $argv: $field = $value", ({ argv, field, value }) => {
     expect(parseReleaseArgs(argv)[field as "env"]).toEqual(value);
   });
@@ -38,7 +42,11 @@ describe("release flags", () => {
     ${["--env", "dev", "--dry-run=yes"]}                               | ${"--dry-run takes no value (got 'yes')"}
     ${["--env", "dev", "--timeout-minutes", "soon"]}                   | ${"--timeout-minutes 'soon': must be a whole number from 1 to 1440"}
     ${["--env", "dev", "--timeout-minutes", "0"]}                      | ${"--timeout-minutes '0'"}
-    ${["--env", "dev", "--on-timeout", "panic"]}                       | ${"--on-timeout 'panic': must be one of rollback, leave"}
+    ${["--env", "dev", "--on-timeout", "panic"]}                       | ${"--on-timeout 'panic': must be one of leave, rollback"}
+    ${["--env", "dev", "--on-timeout", "rollback"]}                    | ${"--on-timeout rollback needs --timeout-minutes"}
+    ${["--env", "dev", "--bake", "10"]}                                | ${"--bake '10' is not a duration: use a number with a unit, such as 90s, 10m, 1h30m or 7d"}
+    ${["--env", "dev", "--finish", "--strategy", "blue-green"]}        | ${"--finish only scales down the old color a release kept up"}
+    ${["--env", "dev", "--same-revision", "--github", "a/b@x"]}        | ${"--same-revision takes the live color's revision"}
     ${["--env", "dev", "--file-exists-behavior", "clobber"]}           | ${"--file-exists-behavior 'clobber': must be disallow, overwrite, retain"}
     ${["--env", "dev", "--instances", "4"]}                            | ${"--instances 4 only previews a plan: add --dry-run"}
     ${["--env", "dev", "--dry-run", "--instances", "0"]}               | ${"--instances '0': must be a whole number from 1 to 1000"}

@@ -1,30 +1,53 @@
+import { parseStrategy } from "../../../../modules/names";
 import {
   InPlaceStrategy,
   batchSize,
   checkStrategyAgainstConfig,
-  parseStrategyKey,
   resolveStrategy,
   type InPlaceRule,
+  type ReleaseStep,
 } from "../../../../scripts/lib/release/strategies";
 import { hookTime } from "../../../../scripts/lib/release/estimate";
 import { STACK } from "../../../helpers/aws-fakes";
 
-const rule = (key: string): InPlaceRule => parseStrategyKey(key)!.rule;
+const rule = (key: string): InPlaceRule => {
+  const parsed = parseStrategy(key);
+  if ("error" in parsed || parsed.spec.kind !== "in-place") throw new Error(`not in place: ${key}`);
+  return parsed.spec.rule === "min-healthy" ? { type: "min-healthy", minimumHealthy: parsed.spec.minimumHealthy } : { type: parsed.spec.rule };
+};
+const APP_HOOKS = hookTime({ AfterInstall: [{ timeout: 5 }], ValidateService: [{ timeout: 60 }] });
 
-describe("strategy keys", () => {
+describe("strategy keys (the grammar in modules/names.ts)", () => {
   test.each`
-    text                 | key
-    ${"all-at-once"}     | ${"all-at-once"}
-    ${"one-at-a-time"}   | ${"one-at-a-time"}
-    ${"min-healthy=75%"} | ${"min-healthy=75%"}
-    ${"min-healthy=2"}   | ${"min-healthy=2"}
-    ${" min-healthy=2 "} | ${"min-healthy=2"}
-  `("reads '$text' as $key", ({ text, key }) => {
-    expect(parseStrategyKey(text)?.key).toBe(key);
+    text                   | key                   | kind
+    ${"all-at-once"}       | ${"all-at-once"}      | ${"in-place"}
+    ${"one-at-a-time"}     | ${"one-at-a-time"}    | ${"in-place"}
+    ${"min-healthy=75%"}   | ${"min-healthy=75%"}  | ${"in-place"}
+    ${"min-healthy=2"}     | ${"min-healthy=2"}    | ${"in-place"}
+    ${" min-healthy=2 "}   | ${"min-healthy=2"}    | ${"in-place"}
+    ${"blue-green"}        | ${"blue-green"}       | ${"blue-green"}
+    ${"canary=10,50,100"}  | ${"canary=10,50,100"} | ${"canary"}
+    ${"canary=5, 25 ,100"} | ${"canary=5,25,100"}  | ${"canary"}
+  `("reads '$text' as $key ($kind)", ({ text, key, kind }) => {
+    expect(parseStrategy(text)).toMatchObject({ key, spec: { kind } });
   });
 
-  test.each(["bogus", "blue-green", "min-healthy=", "min-healthy=75 %", "ONE-AT-A-TIME"])("'%s' is no strategy", (text) => {
-    expect(parseStrategyKey(text)).toBeUndefined();
+  test.each`
+    text                  | message
+    ${"bogus"}            | ${"'bogus' is not a strategy; valid: all-at-once | half-at-a-time | one-at-a-time | min-healthy=<N>% | min-healthy=<N> | blue-green | canary=<p1>,<p2>,...,100"}
+    ${"ONE-AT-A-TIME"}    | ${"is not a strategy"}
+    ${"min-healthy="}     | ${"min-healthy takes a fleet percent (75%) or a host count (2)"}
+    ${"min-healthy=100%"} | ${"a fleet percent is from 1% to 99%"}
+    ${"canary"}           | ${"give rising percentages that end at 100"}
+    ${"canary=10,50"}     | ${"the last step must be 100"}
+    ${"canary=50,10,100"} | ${"the steps must rise"}
+    ${"canary=10,10,100"} | ${"the steps must rise"}
+    ${"canary=0,100"}     | ${"each step is a percent from 1 to 100"}
+    ${"canary=10,x,100"}  | ${"give rising percentages that end at 100"}
+    ${"canary=100"}       | ${"a canary needs a step below 100 first (canary=100 is blue-green)"}
+  `("refuses '$text': $message", ({ text, message }) => {
+    const parsed = parseStrategy(text);
+    expect("error" in parsed && parsed.error).toContain(message);
   });
 });
 
@@ -64,8 +87,16 @@ describe("checking --strategy against config/<env>.yaml (offline)", () => {
 
   it("GIVEN 'bogus' THEN the error lists the valid strategies", () => {
     expect(() => checkStrategyAgainstConfig("bogus", "dev", custom)).toThrow(
-      "--strategy 'bogus' is not a strategy; valid for dev: all-at-once, half-at-a-time, one-at-a-time, min-healthy=75%",
+      "valid for dev: all-at-once, half-at-a-time, one-at-a-time, min-healthy=75%, blue-green, canary=<p1>,...,100",
     );
+  });
+
+  test.each(["blue-green", "canary=10,50,100"])("GIVEN %s THEN it needs no deployment config of the environment", (key) => {
+    expect(checkStrategyAgainstConfig(key, "dev", [])).toBe(key);
+  });
+
+  it("GIVEN canary steps that do not rise to 100 THEN one line says what is valid", () => {
+    expect(() => checkStrategyAgainstConfig("canary=10,50", "dev", custom)).toThrow("--strategy 'canary=10,50': the last step must be 100");
   });
 
   it("GIVEN a min-healthy value the environment does not create THEN it says where to add it", () => {
@@ -107,6 +138,7 @@ describe("an in-place plan", () => {
         deploymentConfigName: "CodeDeployDefault.OneAtATime",
         fleetSize: 4,
         batchSize: 1,
+        live: true,
       },
     ]);
     expect(plan.estimate).toMatchObject({ batches: 4, typicalSeconds: 315, worstSeconds: 535 });
@@ -123,4 +155,68 @@ describe("an in-place plan", () => {
     expect(s.summary.risk.length).toBeGreaterThan(5);
     expect(s.summary.duration.length).toBeGreaterThan(5);
   });
+});
+
+describe("a blue/green plan", () => {
+  const plan = (o: Partial<Parameters<ReturnType<typeof resolveStrategy>["plan"]>[0]> = {}, key = "blue-green") =>
+    resolveStrategy(key, STACK).plan({ env: "dev", stack: STACK, liveColor: "blue", fleetSize: 4, hooks: APP_HOOKS, ...o });
+  const kinds = (steps: readonly ReleaseStep[]) =>
+    steps.map((s) => `${s.kind}${"color" in s ? ` ${s.color}` : ""}${s.kind === "shift-traffic" ? ` ${s.weights.blue}/${s.weights.green}` : ""}`);
+
+  it("GIVEN blue live THEN green comes up, gets the revision, is smoke-tested, takes all traffic, bakes, and blue scales down", () => {
+    expect(kinds(plan().steps)).toEqual(["scale-up green", "deploy green", "smoke-test green", "shift-traffic 0/100", "bake green", "scale-down blue"]);
+    expect(plan().steps[0]).toEqual({ kind: "scale-up", color: "green", desired: 4 });
+    expect(plan().steps[1]).toMatchObject({
+      kind: "deploy",
+      deploymentGroupName: "webfleet-dev-green",
+      deploymentConfigName: "CodeDeployDefault.AllAtOnce",
+      live: false,
+    });
+  });
+
+  it("GIVEN --same-revision THEN there is no explicit deployment (the launch deployment brings it)", () => {
+    expect(kinds(plan({ sameRevision: true }).steps)).not.toContain("deploy green");
+  });
+
+  it("GIVEN --keep-previous THEN blue stays up instead of scaling down", () => {
+    expect(plan({ keepPreviousSeconds: 1800 }).steps.at(-1)).toEqual({ kind: "keep-previous", color: "blue", seconds: 1800 });
+  });
+
+  it("GIVEN a canary THEN the weights step through its percentages, each followed by a bake", () => {
+    expect(kinds(plan({ bakeSeconds: 60 }, "canary=10,50,100").steps)).toEqual([
+      "scale-up green",
+      "deploy green",
+      "smoke-test green",
+      "shift-traffic 90/10",
+      "bake green",
+      "shift-traffic 50/50",
+      "bake green",
+      "shift-traffic 0/100",
+      "bake green",
+      "scale-down blue",
+    ]);
+  });
+
+  it("GIVEN the idle role cannot hold the live fleet THEN it refuses, naming the max and where to raise it", () => {
+    expect(() => plan({ idleMax: 2 })).toThrow("the idle role's max is 2: raise capacity.idle.max in config/dev.yaml to at least 4");
+  });
+
+  test.each`
+    instances | fullTrafficAtMost | oneAtATime
+    ${4}      | ${5 * 60}         | ${315}
+    ${20}     | ${6 * 60}         | ${1515}
+  `(
+    "GIVEN $instances instances THEN full traffic in <= $fullTrafficAtMost s (one-at-a-time in place: $oneAtATime s), rollback <= 10 s",
+    ({ instances, fullTrafficAtMost, oneAtATime }) => {
+      const e = plan({ fleetSize: instances, bakeSeconds: 300 }).estimate;
+      expect(e.kind).toBe("twin");
+      if (e.kind !== "twin") return;
+      expect(e.fullTrafficSeconds).toBeLessThanOrEqual(fullTrafficAtMost);
+      expect(e.rollbackSeconds).toBeLessThanOrEqual(10);
+      expect(
+        resolveStrategy("one-at-a-time", STACK).plan({ env: "dev", stack: STACK, liveColor: "blue", fleetSize: instances, hooks: APP_HOOKS }).estimate
+          .typicalSeconds,
+      ).toBe(oneAtATime);
+    },
+  );
 });

@@ -12,10 +12,13 @@ import { formatFailures } from "./progress";
 import { TERMINAL, getDeployment, watchDeployment } from "./watch";
 import { consoleUrl, say, type StepResult } from "../runtime";
 
-export async function stopDeployment(deps: WatchDeps, deploymentId: string): Promise<void> {
+export async function stopDeployment(deps: WatchDeps, deploymentId: string, rollback = true): Promise<void> {
   try {
-    const out = await deps.codedeploy.send(new StopDeploymentCommand({ deploymentId, autoRollbackEnabled: true }));
-    say(deps.out, `stopping ${deploymentId} with rollback: ${out.status ?? "Pending"}${out.statusMessage ? ` (${out.statusMessage})` : ""}`);
+    const out = await deps.codedeploy.send(new StopDeploymentCommand({ deploymentId, autoRollbackEnabled: rollback }));
+    say(
+      deps.out,
+      `stopping ${deploymentId}${rollback ? " with rollback" : ""}: ${out.status ?? "Pending"}${out.statusMessage ? ` (${out.statusMessage})` : ""}`,
+    );
   } catch (e) {
     if (errorName(e) === "DeploymentAlreadyCompletedException") {
       say(deps.out, `${deploymentId} had already ended`);

@@ -71,7 +71,12 @@ export async function getDeployment(codedeploy: CodeDeployClient, deploymentId: 
 export async function watchDeployment(
   deps: WatchDeps,
   deploymentId: string,
-  opts: { readonly deadlineMs: number; readonly phase: "deploy" | "rollback" },
+  opts: {
+    readonly deadlineMs: number;
+    readonly phase: "deploy" | "rollback";
+    /** What Ctrl-C does without asking (a deployment to a color that takes no traffic is just stopped). @default - ask, or leave it running without a terminal */
+    readonly onInterrupt?: "stop";
+  },
 ): Promise<WatchOutcome> {
   const policy = { ...DEFAULT_POLL, ...deps.poll };
   const poller = new Poller(deps, policy, deploymentId);
@@ -127,7 +132,7 @@ export async function watchDeployment(
     const signal = deps.interrupts?.take();
     while (deps.interrupts?.take()); // one decision for a burst of Ctrl-Cs
     if (signal) {
-      const action = await decide(deps, opts.phase, signal);
+      const action = opts.onInterrupt ?? (await decide(deps, opts.phase, signal));
       if (action !== "keep-watching") return { kind: "interrupted", action, info };
       say(deps.out, "  keeping watch");
     }

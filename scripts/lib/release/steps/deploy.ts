@@ -26,6 +26,13 @@ export interface DeployContext {
   readonly onTimeout: OnTimeout;
   /** Called once the deployment exists (the flow records its id in the release lock). */
   readonly onCreated?: (deploymentId: string) => Promise<void>;
+  /**
+   * The deployment goes to a color that takes no traffic (the idle color of a blue/green or
+   * canary release): Ctrl-C stops it at once, without CodeDeploy's rollback, and the release
+   * scales that color back down.
+   * @default false
+   */
+  readonly idle?: boolean;
 }
 
 /** CreateDeployment's refusals, as messages that say what to do. */
@@ -82,7 +89,17 @@ export async function executeDeployStep(deps: WatchDeps, step: DeployStep, ctx: 
   say(deps.out, `created deployment ${deploymentId}: ${consoleUrl(deps.region, deploymentId)}`);
   await ctx.onCreated?.(deploymentId);
 
-  const outcome = await watchDeployment(deps, deploymentId, { deadlineMs: deps.clock.now() + ctx.timeoutMs, phase: "deploy" });
+  const outcome = await watchDeployment(deps, deploymentId, {
+    deadlineMs: deps.clock.now() + ctx.timeoutMs,
+    phase: "deploy",
+    onInterrupt: ctx.idle ? "stop" : undefined,
+  });
+
+  if (outcome.kind === "interrupted" && ctx.idle) {
+    // No traffic reaches it: stop it without CodeDeploy's rollback; the release scales the color down.
+    await stopDeployment(deps, deploymentId, false);
+    return { exitCode: EXIT.interrupted, deploymentId, summary: `stopped ${deploymentId} on ${step.color}, which takes no traffic` };
+  }
 
   if (outcome.kind === "finished") {
     const { info, targets } = outcome;

@@ -1,0 +1,26 @@
+import { awsClientConfig, MAX_ATTEMPTS, oldNodeNote, SDK_NODE_MAJOR, SDK_WARNING_VARIABLE } from "../../../../scripts/lib/aws/clients";
+
+describe("awsClientConfig", () => {
+  it("retries in the standard mode and bounds connections and requests", () => {
+    const config = awsClientConfig("eu-west-1");
+    expect(config).toMatchObject({ region: "eu-west-1", retryMode: "standard", maxAttempts: MAX_ATTEMPTS });
+    expect(config.requestHandler.connectionTimeout).toBeLessThan(config.requestHandler.requestTimeout);
+  });
+});
+
+describe("oldNodeNote", () => {
+  it("says in one line which Node.js the SDK will need, on an older one", () => {
+    const note = oldNodeNote("20.20.2", {});
+    expect(note).toBe(`note: Node.js 20.20.2 works, but AWS SDK releases after January 2027 need Node.js ${SDK_NODE_MAJOR} or newer`);
+    expect(note).not.toContain("\n");
+  });
+
+  it("says nothing on the SDK's Node.js or newer", () => {
+    expect(oldNodeNote(`${SDK_NODE_MAJOR}.0.0`, {})).toBeUndefined();
+    expect(oldNodeNote("24.11.1", {})).toBeUndefined();
+  });
+
+  it("leaves an explicit setting of the SDK's own variable alone", () => {
+    expect(oldNodeNote("20.20.2", { [SDK_WARNING_VARIABLE]: "false" })).toBeUndefined();
+  });
+});
