@@ -14,7 +14,7 @@
 #
 # Not installed here (they need HashiCorp's downloads, not a distribution's packages):
 # Terraform >= 1.10 and the AWS provider for the infrastructure checks, and Packer >= 1.10 for
-# real AMI builds (Debian's packer 1.6.6 is enough for `packer fmt`). See README.md, "Set-up".
+# real AMI builds (Debian's packer 1.6.6 is enough for `packer fmt`). See README.md, "Set-up", and docs/development.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +29,7 @@ declare -A debian_probe=(
   [php-cli]=php
   [php-mbstring]='/etc/php/*/mods-available/mbstring.ini'
   [php-mysql]='/etc/php/*/mods-available/mysqli.ini'
+  [php-fpm]='/usr/sbin/php-fpm*'
   [chromium]=chromium
   [curl]=curl
 )
@@ -121,7 +122,7 @@ esac
 
 if ! command -v terraform >/dev/null 2>&1; then
   say "note: terraform is not on PATH: the infrastructure checks (terraform validate/plan/test) will be skipped, with a banner."
-  say "      Install Terraform >= 1.10 from HashiCorp; the AWS provider ${WEBFLEET_AWS_PROVIDER:-5.100.0} comes from a filesystem mirror (README.md, Offline checks)."
+  say "      Install Terraform >= 1.10 from HashiCorp; the AWS provider ${WEBFLEET_AWS_PROVIDER:-5.100.0} comes from a filesystem mirror (docs/development.md)."
 fi
 
 say "npm ci"

@@ -13,6 +13,11 @@ import { command as release } from "../../scripts/release";
 import { command as revisionCheck } from "../../scripts/revision-check";
 import { command as synth } from "../../scripts/synth";
 import { command as bench } from "../../bench/synth.bench";
+import { command as rollback } from "../../scripts/rollback";
+import { command as status } from "../../scripts/status";
+import { command as amiPrune } from "../../scripts/ami-prune";
+import { command as teardown } from "../../scripts/teardown";
+import { command as nightly } from "../../scripts/nightly";
 
 const ROOT = resolve(__dirname, "../..");
 const COMMANDS: Array<[string, CommandSpec<OptionSpecs>]> = [
@@ -22,6 +27,11 @@ const COMMANDS: Array<[string, CommandSpec<OptionSpecs>]> = [
   ["revision:check", revisionCheck as never],
   ["synth", synth as never],
   ["bench", bench as never],
+  ["rollback", rollback as never],
+  ["status", status as never],
+  ["ami:prune", amiPrune as never],
+  ["teardown", teardown as never],
+  ["nightly", nightly as never],
 ];
 
 class Sink {
@@ -50,7 +60,19 @@ const STACK_TRACE = /^\s+at .+:\d+:\d+\)?$/m;
 describe("every command", () => {
   it("is an npm script named like its spec", () => {
     const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
-    for (const [name] of COMMANDS) expect(Object.keys(scripts)).toContain(name);
+    for (const [name, spec] of COMMANDS) {
+      expect(Object.keys(scripts)).toContain(name);
+      expect(spec.name).toBe(name);
+    }
+  });
+
+  it("of package.json that runs a TypeScript file is checked here (so a new one cannot skip --help and exit 2)", () => {
+    const scripts = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts;
+    const typescript = Object.entries(scripts)
+      .filter(([, line]) => /^tsx \S+\.ts\b/.test(line))
+      .map(([name]) => name)
+      .sort();
+    expect(typescript).toEqual(COMMANDS.map(([name]) => name).sort());
   });
 
   test.each(COMMANDS)("%s --help shows usage, options with defaults, examples and exit codes", async (name, spec) => {
@@ -76,6 +98,10 @@ describe("every command", () => {
     ["ami", ami],
     ["deploy", deploy],
     ["release", release],
+    ["rollback", rollback],
+    ["status", status],
+    ["ami:prune", amiPrune],
+    ["teardown", teardown],
   ])("%s names the environment it is missing, exit 2", async (_name, spec) => {
     const r = await run(spec as never, []);
     expect(r).toMatchObject({ code: 2, stdout: "" });
@@ -87,6 +113,10 @@ describe("every command", () => {
     ["deploy", deploy],
     ["release", release],
     ["synth", synth],
+    ["rollback", rollback],
+    ["status", status],
+    ["ami:prune", amiPrune],
+    ["teardown", teardown],
   ])("%s refuses an unknown environment with the valid ones, exit 2", async (_name, spec) => {
     const r = await run(spec as never, ["--env", "staging"]);
     expect(r.code).toBe(2);
@@ -109,7 +139,7 @@ describe("npm run release -- --dry-run --instances N", () => {
     const r = await run(release as never, ["--env", "dev", "--strategy", "one-at-a-time", "--dry-run", "--instances", "4"], offline);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("offline preview: 4 instances (--instances), nothing read from AWS");
-    expect(r.stderr).toContain("strategy: one-at-a-time → CodeDeployDefault.OneAtATime");
+    expect(r.stderr).toContain("1. deploy: blue (live) — webfleet-dev-blue with CodeDeployDefault.OneAtATime, 1 of 4 at a time");
     expect(r.stderr).toContain("typical ≈ 5 min 15 s · worst case ≈ 8 min 55 s");
     expect(r.stderr).toMatch(/not checked:\n {2}- AWS credentials: not asked \(offline preview\)/);
     expect(r.stderr).toContain("pre-flight: no blocker found");
@@ -139,4 +169,28 @@ describe("npm run release -- --dry-run --instances N", () => {
     expect(r.stderr).toContain("--dry-run --instances <n>");
     expect(r.stderr).not.toMatch(STACK_TRACE);
   }, 30_000);
+});
+
+describe("npm run release -- --strategy blue-green --dry-run --instances N", () => {
+  const offline = {
+    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+    AWS_ACCESS_KEY_ID: "",
+    AWS_SECRET_ACCESS_KEY: "",
+    AWS_PROFILE: "",
+    AWS_EC2_METADATA_DISABLED: "true",
+  };
+
+  test.each`
+    strategy              | instances | steps
+    ${"blue-green"}       | ${4}      | ${["scale-up", "deploy", "smoke-test", "shift-traffic", "bake", "scale-down"]}
+    ${"canary=10,50,100"} | ${4}      | ${["scale-up", "deploy", "smoke-test", "shift-traffic", "bake", "shift-traffic", "bake", "shift-traffic", "bake", "scale-down"]}
+  `("previews $strategy offline with its steps and the estimate in seconds", async ({ strategy, instances, steps }) => {
+    const r = await run(release as never, ["--env", "dev", "--strategy", strategy, "--dry-run", "--instances", String(instances), "--json"], offline);
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.steps.map((s: { kind: string }) => s.kind)).toEqual(steps);
+    expect(plan.fullTrafficSeconds).toBeLessThanOrEqual(strategy === "blue-green" ? 300 : 300 + 2 * 300);
+    expect(plan.rollbackSeconds).toBeLessThanOrEqual(10);
+    expect(r.stderr).toContain("rollback while the old color is up: one weight switch");
+  });
 });
