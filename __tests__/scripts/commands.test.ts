@@ -135,14 +135,17 @@ describe("npm run release -- --dry-run --instances N", () => {
     AWS_EC2_METADATA_DISABLED: "true",
   };
 
-  it("previews the plan and the estimate with no AWS account, lists what it did not check, and exits 0", async () => {
+  it("previews the plan and the estimate on stdout with no AWS account, lists what it did not check, and exits 0", async () => {
     const r = await run(release as never, ["--env", "dev", "--strategy", "one-at-a-time", "--dry-run", "--instances", "4"], offline);
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("offline preview: 4 instances (--instances), nothing read from AWS");
-    expect(r.stderr).toContain("1. deploy: blue (live) — webfleet-dev-blue with CodeDeployDefault.OneAtATime, 1 of 4 at a time");
-    expect(r.stderr).toContain("typical ≈ 5 min 15 s · worst case ≈ 8 min 55 s");
-    expect(r.stderr).toMatch(/not checked:\n {2}- AWS credentials: not asked \(offline preview\)/);
-    expect(r.stderr).toContain("pre-flight: no blocker found");
+    expect(r.stdout).toContain("offline preview: 4 instances (--instances), nothing read from AWS");
+    expect(r.stdout).toContain("1. deploy: blue (live) — webfleet-dev-blue with CodeDeployDefault.OneAtATime, 1 of 4 at a time");
+    expect(r.stdout).toContain("typical ≈ 5 min 15 s · worst case ≈ 8 min 55 s");
+    expect(r.stdout).toMatch(/not checked:\n {2}- AWS credentials: not asked \(offline preview\)/);
+    expect(r.stdout).toContain("pre-flight: no blocker found");
+    // What the preview did on the way (the revision's check) is progress.
+    expect(r.stderr).toMatch(/^revision: app\/ — appspec valid/m);
+    expect(r.stderr).not.toContain("estimate:");
   });
 
   it("with --json prints the plan for programs on stdout, the estimate in seconds", async () => {

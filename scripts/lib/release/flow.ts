@@ -329,10 +329,13 @@ async function finishPrevious(deps: ReleaseDeps, state: DeployedState, idleDesir
 /** The whole command. Returns the exit code; throws {@link CliError} for refusals. */
 export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, deps: ReleaseDeps): Promise<ExitCode> {
   const { out } = deps;
+  // A dry run's plan, estimate and report are its result: stdout (or, with --json, the JSON
+  // alone). In a real run the same lines are progress, on stderr beside the steps that follow.
+  const view = options.dryRun && !options.json ? (deps.stdout ?? out) : out;
   const pre = new Preflight(options.dryRun);
   const finishDryRun = (plan: ReleasePlan, liveColor: Color, fleetSize: number, offline: boolean): ExitCode => {
     if (options.json) (deps.stdout ?? out).write(`${JSON.stringify(dryRunJson(env.name, plan, liveColor, fleetSize, offline, pre), null, 2)}\n`);
-    say(out, "", "dry run: nothing changed (no lock taken, nothing uploaded, nothing scaled, no deployment created)", ...pre.report());
+    say(view, "", "dry run: nothing changed (no lock taken, nothing uploaded, nothing scaled, no deployment created)", ...pre.report());
     return pre.blockers.length > 0 ? EXIT.refused : EXIT.ok;
   };
 
@@ -354,12 +357,12 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       ...planOptions(options, stack),
     });
     say(
-      out,
+      view,
       "",
       `${stackName(env.name)} (${env.region}) · offline preview: ${options.instances} instance${options.instances === 1 ? "" : "s"} (--instances), nothing read from AWS`,
     );
     printPlan(
-      out,
+      view,
       plan,
       stack,
       { autoScalingGroupName: stack.fleets[liveColor].autoScalingGroupName, desiredCapacity: options.instances, inService: Array(options.instances).fill("i") },
@@ -367,7 +370,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
       options,
     );
     if (plan.kind !== "in-place" && env.instanceType) {
-      say(out, `  ${capacityLine(options.instances, env.instanceType, approxVcpus(env.instanceType), undefined, true)}`);
+      say(view, `  ${capacityLine(options.instances, env.instanceType, approxVcpus(env.instanceType), undefined, true)}`);
     }
     pre.skip("AWS credentials", "not asked (offline preview)");
     pre.skip("the deployed stack, its live color and deployment configs", `assumed from config/${env.name}.yaml: ${liveColor} live`);
@@ -404,7 +407,7 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   if (options.finish) {
     if (options.dryRun) {
       say(
-        out,
+        view,
         state.previous
           ? `would scale ${state.previous.color} (kept since ${state.previous.since}) down to ${idleDesired}`
           : "nothing kept up: nothing to finish",
@@ -455,19 +458,19 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
   if (options.sameRevision && plan.kind === "in-place") {
     throw new CliError("--same-revision deploys the live color's revision to the idle color: use it with --strategy blue-green or canary=…");
   }
-  say(out, "", `${stackName(env.name)} (${stack.region}) · ${caller}`);
-  printPlan(out, plan, stack, fleet, liveColor, options);
+  say(view, "", `${stackName(env.name)} (${stack.region}) · ${caller}`);
+  printPlan(view, plan, stack, fleet, liveColor, options);
   if (plan.kind !== "in-place" && env.instanceType) {
     const vcpus = deps.ec2 ? await vcpusOf(deps.ec2, env.instanceType).catch(() => approxVcpus(env.instanceType!)) : approxVcpus(env.instanceType);
     const quota = deps.serviceQuotas ? await onDemandQuota(deps.serviceQuotas) : undefined;
-    say(out, `  ${capacityLine(fleetSize, env.instanceType, vcpus, quota, !deps.ec2)}`);
+    say(view, `  ${capacityLine(fleetSize, env.instanceType, vcpus, quota, !deps.ec2)}`);
   }
-  if (state.previous) say(out, `first: ${state.previous.color}, kept up since ${state.previous.since}, is scaled down (release --finish)`);
+  if (state.previous) say(view, `first: ${state.previous.color}, kept up since ${state.previous.since}, is scaled down (release --finish)`);
 
   if (options.dryRun) {
     if (revision?.type === "s3") {
       const uploaded = await findUploaded(deps.s3, stack.revisionBucket, revision.bundle.key);
-      say(out, `upload: s3://${stack.revisionBucket}/${revision.bundle.key} ${uploaded === false ? "(would upload)" : "(already in the bucket: would skip)"}`);
+      say(view, `upload: s3://${stack.revisionBucket}/${revision.bundle.key} ${uploaded === false ? "(would upload)" : "(already in the bucket: would skip)"}`);
     }
     return finishDryRun(plan, liveColor, fleetSize, false);
   }
