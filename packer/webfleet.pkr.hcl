@@ -8,7 +8,7 @@ packer {
 
   # Pinned exactly: a floating constraint let `packer init` pick a new plugin between two builds
   # of the same commit, so the same inputs could bake a different image. 1.8.2 is the release
-  # that ../shared/reference/packer-amazon-ebs-schema.json was read from (its builder is the
+  # that __tests__/fixtures/reference/packer-amazon-ebs-schema.json was read from (its builder is the
   # schema commit's), and it has the fixes for Session Manager's config (1.7.1) and for a
   # just-created instance profile racing the launch (1.8.1). Move it on purpose, with the schema.
   required_plugins {

@@ -25,9 +25,10 @@ interface Schema {
 }
 /**
  * The Amazon plugin's amazon-ebs builder, attribute by attribute, read from its generated HCL2
- * spec (shared/reference/README.md, beside the checkout); WEBFLEET_PACKER_SCHEMA points elsewhere.
+ * spec (the plugin commit is in the file; fixtures/reference/README.md says how it was made);
+ * WEBFLEET_PACKER_SCHEMA points at another copy, for a newer plugin.
  */
-const SCHEMA_FILE = process.env.WEBFLEET_PACKER_SCHEMA ?? resolve(PACKER_DIR, "../../shared/reference/packer-amazon-ebs-schema.json");
+const SCHEMA_FILE = process.env.WEBFLEET_PACKER_SCHEMA ?? resolve(__dirname, "../fixtures/reference/packer-amazon-ebs-schema.json");
 const SCHEMA: Schema = existsSync(SCHEMA_FILE) ? JSON.parse(readFileSync(SCHEMA_FILE, "utf8")) : { source: "", post_processor_manifest: {}, structs: {} };
 const AMAZON_PLUGIN_PIN = "= 1.8.2";
 
@@ -142,7 +143,7 @@ describe("the template", () => {
 
 describeWithTool(
   "the Amazon plugin's amazon-ebs schema",
-  existsSync(SCHEMA_FILE) ? undefined : `${SCHEMA_FILE} not found: shared/reference/ sits beside the checkout (or set WEBFLEET_PACKER_SCHEMA)`,
+  existsSync(SCHEMA_FILE) ? undefined : `${SCHEMA_FILE} not found (WEBFLEET_PACKER_SCHEMA names the plugin's schema file)`,
 )("the template against the Amazon plugin's schema", () => {
   /** Every attribute of `body` that `struct` (a Flat* struct of the schema) does not accept, or accepts with another type, as path: problem. */
   function problems(body: Block, struct: string, path: string): string[] {
