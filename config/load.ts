@@ -8,6 +8,7 @@ import { parseDocument } from "yaml";
 import type { z } from "zod";
 import { environmentSchema, type EnvironmentFile } from "./schema";
 import type { MinimumHealthyHosts } from "../modules/names";
+import { CliError, EXIT } from "../scripts/lib/cli/errors";
 
 /** The folder with one file per environment. `WEBFLEET_CONFIG_DIR` points elsewhere (tests). */
 export const DEFAULT_CONFIG_DIR = resolve(__dirname);
@@ -28,9 +29,10 @@ export interface EnvironmentConfig extends EnvironmentFile {
   readonly customMinimumHealthyHosts: readonly MinimumHealthyHosts[];
 }
 
-export class ConfigError extends Error {
+/** Bad configuration: refused before anything changed (exit 2), every error listed. */
+export class ConfigError extends CliError {
   constructor(readonly errors: readonly string[]) {
-    super(errors.length === 1 ? errors[0] : `${errors.length} configuration errors:\n  - ${errors.join("\n  - ")}`);
+    super(errors.length === 1 ? errors[0] : `${errors.length} configuration errors:\n  - ${errors.join("\n  - ")}`, EXIT.refused);
     this.name = "ConfigError";
   }
 }

@@ -6,6 +6,7 @@
  * screenshot under revision-check.out/<folder>/. Needs Debian's apache2, libapache2-mod-php,
  * chromium and shellcheck (npm run setup installs them).
  */
+import { existsSync, statSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
 import { $ } from "zx";
 import { defineCommand, option, runCommand } from "./lib/cli/command";
@@ -35,6 +36,11 @@ export const command = defineCommand({
   async run({ options, args }, ctx) {
     if (args.length > 1) throw new CliError(`one revision folder at a time (got ${args.join(", ")})`);
     const revisionDir = resolve(args[0] ?? join(REPO_ROOT, "app"));
+    if (!existsSync(revisionDir) || !statSync(revisionDir).isDirectory()) {
+      throw new CliError(
+        `revision folder ${args[0] ?? revisionDir}: ${existsSync(revisionDir) ? "not a folder" : "does not exist"}: pass the folder that holds appspec.yml`,
+      );
+    }
     const outDir = resolve(options.out ?? join(REPO_ROOT, "revision-check.out", basename(revisionDir)));
     ctx.log(`revision:check ${relative(process.cwd(), revisionDir) || "."}${options.offline ? " (offline)" : ""}`);
     let result;

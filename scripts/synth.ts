@@ -3,8 +3,8 @@
  * cdktf.out/ offline and prints a short summary of each stack. An invalid configuration exits
  * 2 with every error and writes nothing.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { stackName } from "../modules/names";
 import { defineCommand, option, runCommand } from "./lib/cli/command";
 import { CliError, EXIT } from "./lib/cli/errors";
@@ -56,6 +56,38 @@ export function formatSummary(s: StackSummary): string {
     .join("\n");
 }
 
+/**
+ * Refuses an --outdir that cannot be written before anything is synthesized: the folder itself
+ * when it exists, else its nearest existing parent. (No trial mkdir: a recursive mkdir under
+ * /proc spins forever on Node.js 20.)
+ */
+function checkWritable(outdir: string): void {
+  let dir = resolve(outdir);
+  while (!existsSync(dir) && dirname(dir) !== dir) dir = dirname(dir);
+  const problem = !statSync(dir).isDirectory()
+    ? `${dir} is not a folder`
+    : (() => {
+        try {
+          accessSync(dir, constants.W_OK);
+          return undefined;
+        } catch {
+          return `${dir} is not writable`;
+        }
+      })();
+  if (problem) throw new CliError(`--outdir ${outdir}: cannot write there (${problem}); give a folder you can write to`);
+}
+
+/** Runs `write` (making the app, or synthesizing: their only file system work is outdir's), a file system error named as --outdir's. */
+function writingTo<T>(outdir: string, write: () => T): T {
+  try {
+    return write();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code && /^E[A-Z]+$/.test(code)) throw new CliError(`--outdir ${outdir}: cannot write there (${(e as Error).message}); give a folder you can write to`);
+    throw e;
+  }
+}
+
 export const command = defineCommand({
   name: "synth",
   summary: "Synthesizes environments into cdktf.out/ offline and prints a summary of each stack.",
@@ -76,12 +108,13 @@ export const command = defineCommand({
   async run({ options }, ctx) {
     if (options.all && options.env) throw new CliError(`--all and --env ${options.env}: give one (--all synthesizes every environment)`);
     const outdir = options.outdir ?? "cdktf.out";
+    checkWritable(outdir);
     const { buildApp } = await import("../main");
-    const built = buildApp({ environments: options.all ? undefined : [options.env ?? "dev"], outdir });
+    const built = writingTo(outdir, () => buildApp({ environments: options.all ? undefined : [options.env ?? "dev"], outdir }));
     for (const b of built.broken) ctx.log(`${stackName(b.name)} left out:\n  - ${b.errors.join("\n  - ")}`);
     for (const note of built.notes) ctx.log(note);
     const started = performance.now();
-    built.app.synth();
+    writingTo(outdir, () => built.app.synth());
     const summaries = built.app.node.children.map((c) =>
       summarize(c.node.id, JSON.parse(readFileSync(join(outdir, "stacks", c.node.id, "cdk.tf.json"), "utf8"))),
     );

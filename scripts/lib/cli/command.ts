@@ -270,6 +270,22 @@ export class HelpRequested extends Error {
 }
 
 /**
+ * Commander's message in one line: "unknown option '--evn'\n(Did you mean --env?)" becomes
+ * "unknown option '--evn' (did you mean --env?)", and its count of arguments names the argument.
+ */
+export function commanderMessage(e: CommanderError, stray: readonly string[] = []): string {
+  if (e.code === "commander.excessArguments") {
+    return `unexpected argument${stray.length === 1 ? "" : "s"}${stray.length ? ` ${stray.map((a) => `'${a}'`).join(", ")}` : ""}: this command takes options only`;
+  }
+  return e.message
+    .replace(/^error: /, "")
+    .replace(/\s*\n\s*\(Did you mean/g, " (did you mean")
+    .replace(/\s*\n\s*/g, " ")
+    .replace(/\.$/, "")
+    .trim();
+}
+
+/**
  * Parses `argv` against a command's options: the values, typed, and the positional arguments.
  * Throws a {@link CliError} (exit 2) for an unknown option, a missing or bad value, or a missing
  * required option, and {@link HelpRequested} for --help.
@@ -291,7 +307,7 @@ export function parseArgv<S extends OptionSpecs>(
   } catch (e) {
     if (e instanceof CommanderError) {
       if (e.code === "commander.helpDisplayed" || e.code === "commander.version") throw new HelpRequested(output);
-      throw new CliError(`${e.message.replace(/^error: /, "").trim()}; run \`npm run ${spec.name} -- --help\` for the options`);
+      throw new CliError(`${commanderMessage(e, program.args)}; run \`npm run ${spec.name} -- --help\` for the options`);
     }
     throw e;
   }
@@ -358,10 +374,6 @@ export async function executeCommand<S extends OptionSpecs>(spec: CommandSpec<S>
       io.stderr.write(`error: ${known.message}\n`);
       if (debug && known.stack) io.stderr.write(`${known.stack}\n`);
       return known instanceof Interrupt ? EXIT.interrupted : known.exitCode;
-    }
-    if (e instanceof Error && e.name === "ConfigError") {
-      io.stderr.write(`error: ${e.message}\n`);
-      return EXIT.refused;
     }
     const err = e instanceof Error ? e : new Error(String(e));
     io.stderr.write(`error: ${err.name}: ${err.message}\n`);
