@@ -16,7 +16,7 @@ export interface AwsClientConfig {
   readonly region: string;
   readonly maxAttempts: number;
   readonly retryMode: "standard";
-  readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number };
+  readonly requestHandler: { readonly connectionTimeout: number; readonly requestTimeout: number; readonly throwOnRequestTimeout: true };
 }
 
 /** The oldest Node.js major the AWS SDK releases after January 2027 run on. */
@@ -56,6 +56,8 @@ export function awsClientConfig(region: string): AwsClientConfig {
     region,
     maxAttempts: MAX_ATTEMPTS,
     retryMode: "standard",
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    // Without throwOnRequestTimeout the SDK's handler only logs a warning when requestTimeout
+    // passes, and a connection that never answers hangs the command.
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, throwOnRequestTimeout: true },
   };
 }

@@ -1,3 +1,5 @@
+import { GetParameterCommand, SSMClient } from "@aws-sdk/client-ssm";
+import { createServer, type Socket } from "node:net";
 import { awsClientConfig, MAX_ATTEMPTS, oldNodeNote, SDK_NODE_MAJOR, SDK_WARNING_VARIABLE } from "../../../../scripts/lib/aws/clients";
 
 describe("awsClientConfig", () => {
@@ -5,6 +7,31 @@ describe("awsClientConfig", () => {
     const config = awsClientConfig("eu-west-1");
     expect(config).toMatchObject({ region: "eu-west-1", retryMode: "standard", maxAttempts: MAX_ATTEMPTS });
     expect(config.requestHandler.connectionTimeout).toBeLessThan(config.requestHandler.requestTimeout);
+  });
+
+  it("fails a call whose connection is accepted but never answered, instead of hanging", async () => {
+    const sockets: Socket[] = [];
+    const server = createServer((socket) => void sockets.push(socket)); // accepts, never answers
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as { port: number };
+    const config = awsClientConfig("us-east-1");
+    const ssm = new SSMClient({
+      ...config,
+      maxAttempts: 1,
+      endpoint: `http://127.0.0.1:${port}`,
+      credentials: { accessKeyId: "AKIAEXAMPLE", secretAccessKey: "example" },
+      // The shipped handler settings, with a timeout short enough for a test.
+      requestHandler: { ...config.requestHandler, requestTimeout: 300 },
+    });
+    try {
+      const started = Date.now();
+      await expect(ssm.send(new GetParameterCommand({ Name: "/webfleet/dev/live-color" }))).rejects.toMatchObject({ name: "TimeoutError" });
+      expect(Date.now() - started).toBeLessThan(5000);
+    } finally {
+      ssm.destroy();
+      sockets.forEach((s) => s.destroy());
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
 
