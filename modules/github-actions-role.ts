@@ -20,8 +20,12 @@ export type JobContext = { readonly environment: string } | { readonly branch: s
 /**
  * The `sub` claim of a job of `repo` in `context`, with GitHub's default claim template:
  * `repo:<owner>/<name>:environment:<env>` for a job with an `environment:`, else
- * `repo:<owner>/<name>:ref:refs/heads/<branch>`. A `pull_request` job's claim is
- * `repo:<owner>/<name>:pull_request`, which neither form ever equals.
+ * `repo:<owner>/<name>:ref:refs/heads/<branch>`. A `pull_request` job with no environment gets
+ * `repo:<owner>/<name>:pull_request`, which neither form equals; but a job that names an
+ * environment gets the environment form whatever triggered it, a pull request or any pushed
+ * branch included (and GitHub creates a named environment that does not exist, unprotected). So
+ * the environment form alone admits any branch: the GitHub environment's deployment-branch rule,
+ * a repository setting, is what keeps other branches out (docs/ci.md).
  */
 export function githubSubject(repo: GitHubRepository, context: JobContext): string {
   const owner = repo.ids ? `${repo.owner}@${repo.ids.owner}` : repo.owner;
