@@ -16,7 +16,7 @@ import { requireAwsCredentials } from "./lib/aws/credentials";
 import { defineCommand, option, runCommand } from "./lib/cli/command";
 import { CliError } from "./lib/cli/errors";
 import { parseDuration } from "./lib/cli/duration";
-import { configReferences, formatPruneResult, IMAGE_TAGS, pruneExitCode, pruneImages, pruneJson } from "./lib/image/prune";
+import { formatPruneResult, IMAGE_TAGS, pruneExitCode, pruneImages, pruneJson, referencesOfEnvironments } from "./lib/image/prune";
 
 /** `--keep 0` needs an age rule, or the newest AMI could go the moment nothing runs it. */
 export function checkKeepRule(keep: number, minAge: string | undefined, minAgeSeconds: number | undefined): void {
@@ -35,7 +35,7 @@ export const command = defineCommand({
     `Looks at the AMIs the account owns tagged ${IMAGE_TAGS.project}=webfleet and ${IMAGE_TAGS.environment}=<env>. ` +
     "Never one that an SSM AMI parameter (either color, any environment in the region), a pinned ami.<color>.id, a launch template " +
     "version an Auto Scaling group uses, or an instance (pending, running, stopping, stopped) refers to, nor the newest N. " +
-    "A dry run unless --apply: it prints every AMI, keep or delete, and why.",
+    "A dry run unless --apply: it prints every AMI, keep or delete, and why. A broken environment file refuses it (exit 2): the AMIs that file uses would be unknown.",
   options: {
     env: option.env(),
     keep: option.integer("n", "the newest N AMIs always stay", { min: 0, default: 3, defaultText: "3" }),
@@ -55,7 +55,7 @@ export const command = defineCommand({
   exitCodes: {
     0: "pruned (or a dry run)",
     1: "an AMI could not be deregistered (it and its snapshots stay; see the list)",
-    2: "refused, nothing deleted: a bad option, no credentials",
+    2: "refused, nothing deleted: a bad option, no credentials, a broken environment file (its AMI references are unknown)",
     3: "an AMI was deregistered but a snapshot of it was not deleted: the list says which, and the command that finishes it",
   },
   async run({ options }, ctx) {
@@ -63,9 +63,10 @@ export const command = defineCommand({
     const minAgeSeconds = options.minAge === undefined ? undefined : parseDuration(options.minAge, "--min-age");
     checkKeepRule(options.keep, options.minAge, minAgeSeconds);
     const env = loadEnvironment(options.env);
+    // Every file's AMI references, before AWS is asked anything: a broken file refuses the prune.
+    const { parameters, pinned } = referencesOfEnvironments(env, loadEnvironments());
     const aws = awsClientConfig(env.region);
     await requireAwsCredentials(new STSClient(aws), env.region);
-    const { parameters, pinned } = configReferences([env, ...loadEnvironments().loaded.filter((e) => e.name !== env.name)], env.region);
     const signal = ctx.interrupts.signal;
     const result = await ctx.interrupts.cooperate(() =>
       pruneImages(

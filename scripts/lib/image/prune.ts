@@ -27,13 +27,13 @@ import {
   type LaunchTemplateSpecification,
 } from "@aws-sdk/client-auto-scaling";
 import { GetParametersCommand, type SSMClient } from "@aws-sdk/client-ssm";
-import type { EnvironmentConfig } from "../../../config/load";
+import type { BrokenEnvironment, EnvironmentConfig } from "../../../config/load";
 import { COLORS, PROJECT, releaseParameters, IMAGE_TAGS } from "../../../modules/names";
 import { errorName, isTransient } from "../aws/errors";
 import { retrying, type RetryPolicy } from "../aws/retry";
 import { readParameter } from "../aws/ssm";
 import { formatDuration } from "../cli/duration";
-import { EXIT, type ExitCode } from "../cli/errors";
+import { CliError, EXIT, type ExitCode } from "../cli/errors";
 import type { Log } from "../cli/output";
 
 /** The tag keys Packer gives every baked AMI (packer/webfleet.pkr.hcl `tags`): how its AMIs are found. */
@@ -110,6 +110,27 @@ export function configReferences(
       }),
     ),
   };
+}
+
+/**
+ * {@link configReferences} of every environment file, `current` first; refused (exit 2) when a
+ * file is broken: the AMIs it names (its parameters, a pinned id) are then unknown, and pruning
+ * without them could delete an image that file's fleets use.
+ */
+export function referencesOfEnvironments(
+  current: EnvironmentConfig,
+  all: { readonly loaded: readonly EnvironmentConfig[]; readonly broken: readonly BrokenEnvironment[] },
+): { parameters: string[]; pinned: { imageId: string; where: string }[] } {
+  if (all.broken.length > 0) {
+    const one = all.broken.length === 1;
+    throw new CliError(
+      `${one ? `the environment file of ${all.broken[0].name} is` : `the environment files of ${all.broken.map((b) => b.name).join(", ")} are`} broken, ` +
+        `so the AMIs ${one ? "it refers" : "they refer"} to are not known and no AMI can be pruned safely: ${all.broken.flatMap((b) => b.errors).join("; ")}. ` +
+        `Fix ${one ? "it" : "them"} and run again; nothing was deregistered`,
+      EXIT.refused,
+    );
+  }
+  return configReferences([current, ...all.loaded.filter((e) => e.name !== current.name)], current.region);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -17,9 +17,14 @@ export interface BakedImage {
   readonly release?: string;
 }
 
-/** The environment's baked images (the ones prune looks at), newest first. */
+/**
+ * The environment's baked images that can be launched (the ones prune looks at, but only those
+ * EC2 calls `available`), newest first. A pending or failed image may carry tonight's key (a
+ * build that died after Packer registered it): counting it would skip every night from then on.
+ */
 export async function bakedImages(ec2: EC2Client, env: string): Promise<BakedImage[]> {
   return (await listImages(ec2, env))
+    .filter((image) => image.State === "available")
     .map((image) => {
       const tag = (key: string) => image.Tags?.find((t) => t.Key === key)?.Value || undefined;
       return {

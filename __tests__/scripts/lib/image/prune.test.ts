@@ -5,9 +5,11 @@
  * in-memory account behind mocked SDK clients.
  */
 import { parse } from "@cdktf/hcl2json";
-import { readFileSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DescribeAutoScalingGroupsCommand } from "@aws-sdk/client-auto-scaling";
+import { GetParametersCommand } from "@aws-sdk/client-ssm";
 import { DeleteSnapshotCommand, DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { Readable } from "node:stream";
 import { awsClientConfig } from "../../../../scripts/lib/aws/clients";
@@ -21,12 +23,15 @@ import {
   pruneExitCode,
   pruneImages,
   pruneJson,
+  referencesOfEnvironments,
   type PrunePolicy,
   type PruneResult,
 } from "../../../../scripts/lib/image/prune";
 import { PACKER_DIR } from "../../../../scripts/lib/image/packer";
-import { EXIT } from "../../../../scripts/lib/cli/errors";
-import { loadEnvironment } from "../../../../config/load";
+import { CliError, EXIT } from "../../../../scripts/lib/cli/errors";
+import { executeCommand } from "../../../../scripts/lib/cli/command";
+import { checkKeepRule, command as amiPrune } from "../../../../scripts/ami-prune";
+import { loadEnvironment, loadEnvironments } from "../../../../config/load";
 import { awsError, FakeAccount } from "../../../helpers/fake-account";
 import { tempConfigDir, removeTempDirs } from "../../../helpers/fake-packer";
 
@@ -193,7 +198,82 @@ describe("which AMIs stay", () => {
   });
 });
 
+describe("the environment files' references", () => {
+  /** `npm run ami:prune` in this process, with config/ at `dir`; no AWS is reached before a refusal. */
+  async function prune(dir: string, argv: string[]) {
+    const out = { text: "", write: (t: string) => ((out.text += t), true) };
+    const err = { text: "", write: (t: string) => ((err.text += t), true) };
+    const saved = process.env.WEBFLEET_CONFIG_DIR;
+    process.env.WEBFLEET_CONFIG_DIR = dir;
+    try {
+      const code = await executeCommand(amiPrune, argv, { stdout: out, stderr: err, signals: new EventEmitter() as never, exit: () => undefined });
+      return { code, stdout: out.text, stderr: err.text };
+    } finally {
+      if (saved === undefined) delete process.env.WEBFLEET_CONFIG_DIR;
+      else process.env.WEBFLEET_CONFIG_DIR = saved;
+    }
+  }
+
+  it("GIVEN every file loads THEN the current environment's and every other's references count", () => {
+    const dir = tempConfigDir();
+    const refs = referencesOfEnvironments(loadEnvironment("pinned", dir), loadEnvironments(dir));
+    expect(refs.parameters).toEqual(["/webfleet/pinned/ami/green", "/webfleet/dev/ami/blue", "/webfleet/dev/ami/green"]);
+    expect(refs.pinned).toEqual([{ imageId: "ami-0bbbbbbbbbbbbbbbb", where: expect.stringMatching(/pinned\.yaml \(ami\.blue\)$/) }]);
+  });
+
+  it("GIVEN another environment's file is broken THEN the prune is refused (exit 2), naming the file and why: its fleets' AMIs are unknown", async () => {
+    const dir = tempConfigDir();
+    writeFileSync(join(dir, "qa.yaml"), "region: us-east-1\ninstanceType: 42\n");
+    expect(() => referencesOfEnvironments(loadEnvironment("dev", dir), loadEnvironments(dir))).toThrow(CliError);
+    const r = await prune(dir, ["--env", "dev", "--apply"]);
+    expect(r.code).toBe(EXIT.refused);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trimEnd().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(
+      /^error: the environment file of qa is broken, so the AMIs it refers to are not known and no AMI can be pruned safely: .*qa\.yaml: network: is required .*qa\.yaml: instanceType: .*\(got 42\).*\. Fix it and run again; nothing was deregistered$/,
+    );
+  });
+
+  it("GIVEN two broken files THEN both are named", () => {
+    const dir = tempConfigDir();
+    writeFileSync(join(dir, "qa.yaml"), "region: [\n");
+    writeFileSync(join(dir, "stage.yml"), "region: us-east-1\n");
+    expect(() => referencesOfEnvironments(loadEnvironment("dev", dir), loadEnvironments(dir))).toThrow(
+      /^the environment files of qa, stage are broken, so the AMIs they refer to are not known .*qa\.yaml: not valid YAML.*stage\.yml: .*Fix them and run again; nothing was deregistered$/,
+    );
+  });
+
+  it("GIVEN --keep 0 without an age rule THEN it is refused with one line and exit 2, before anything is read", async () => {
+    expect(() => checkKeepRule(0, undefined, undefined)).toThrow(
+      "--keep '0' without --min-age: would delete every AMI nothing uses, the newest too; keep at least 1 (--keep 1) or give an age above zero (--min-age 7d)",
+    );
+    expect(() => checkKeepRule(0, "0s", 0)).toThrow(/^--keep '0' with --min-age '0s': would delete every AMI nothing uses/);
+    expect(() => checkKeepRule(0, "7d", 7 * 86400)).not.toThrow();
+    expect(() => checkKeepRule(1, undefined, undefined)).not.toThrow();
+    const r = await prune(tempConfigDir(), ["--env", "dev", "--keep", "0", "--apply"]);
+    expect(r).toEqual({
+      code: EXIT.refused,
+      stdout: "",
+      stderr:
+        "error: --keep '0' without --min-age: would delete every AMI nothing uses, the newest too; keep at least 1 (--keep 1) or give an age above zero (--min-age 7d)\n",
+    });
+  });
+});
+
 describe("reading every page", () => {
+  it("GIVEN more than ten release-state parameters THEN GetParameters is asked ten names at a time, and the eleventh and twelfth still count", async () => {
+    const a = account();
+    const parameters = [...DEV_PARAMETERS, ...Array.from({ length: 10 }, (_, i) => `/webfleet/env${i}/ami/blue`)];
+    a.params.set(parameters[11], IMG4);
+    a.params.set(parameters[10], "ami-00000000000000005");
+    const v = await verdicts(a, policy({ parameters }));
+    expect(a.callCount(GetParametersCommand)).toBe(2);
+    expect(v[IMG4]).toMatchObject({ action: "keep", reasons: ["in SSM /webfleet/env9/ami/blue"] });
+    expect(v["ami-00000000000000005"]).toMatchObject({ action: "keep", reasons: ["in SSM /webfleet/env8/ami/blue"] });
+    expect(v["ami-00000000000000003"].action).toBe("delete");
+  });
+
   it("GIVEN DescribeImages, DescribeAutoScalingGroups and DescribeInstances answer two items a page THEN every AMI and every reference is seen", async () => {
     const a = account();
     a.pageSize = 2;

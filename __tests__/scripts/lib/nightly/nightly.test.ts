@@ -3,20 +3,34 @@
  * and a built image promoted through the blue/green steps, under one lock for the whole night,
  * on the simulated account of the release tests plus a fake Packer and cdktf.
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { EventEmitter } from "node:events";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
+import { DescribeInstanceRefreshesCommand, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
 import { DescribeImagesCommand, DescribeVpcsCommand, EC2Client } from "@aws-sdk/client-ec2";
 import { PublishCommand, SNSClient } from "@aws-sdk/client-sns";
 import { loadEnvironment } from "../../../../config/load";
-import { EXIT } from "../../../../scripts/lib/cli/errors";
-import { diffPackages, packageListKey } from "../../../../scripts/lib/nightly/images";
+import { CliError, EXIT } from "../../../../scripts/lib/cli/errors";
+import { bakedImages, diffPackages, packageListKey } from "../../../../scripts/lib/nightly/images";
 import { releaseOf, sourceAmiParameter } from "../../../../scripts/lib/nightly/key";
-import { formatNight, nightMarkdown, notify, runNightly, todaysKey, type NightlyDeps } from "../../../../scripts/lib/nightly/nightly";
+import {
+  failedNight,
+  formatNight,
+  nightMarkdown,
+  notify,
+  publishNight,
+  runNightly,
+  todaysKey,
+  type NightlyDeps,
+} from "../../../../scripts/lib/nightly/nightly";
+import { executeCommand } from "../../../../scripts/lib/cli/command";
+import { command as nightlyCommand } from "../../../../scripts/nightly";
 import { variablesFor } from "../../../../scripts/lib/image/build";
 import { LOCK_KEY } from "../../../../scripts/lib/release/lock";
-import { STACK, removeRevisions } from "../../../helpers/aws-fakes";
+import { STACK, T0, removeRevisions } from "../../../helpers/aws-fakes";
 import { DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir } from "../../../helpers/fake-packer";
 import { TwinWorld } from "../../../helpers/twin-world";
 
@@ -45,13 +59,13 @@ interface Night {
   runner: FakeRunner;
   deps: NightlyDeps;
   packerDir: string;
-  images: { ImageId: string; Name: string; CreationDate: string; Tags: { Key: string; Value: string }[] }[];
+  images: { ImageId: string; Name: string; CreationDate: string; State: string; Tags: { Key: string; Value: string }[] }[];
   sns: AwsClientStub<SNSClient>;
   logged: string[];
 }
 
-function night(o: { source?: typeof SOURCE } = {}): Night {
-  const world = new TwinWorld();
+function night(o: { source?: typeof SOURCE; size?: number } = {}): Night {
+  const world = new TwinWorld({ size: o.size });
   const source = o.source ?? SOURCE;
   world.ssm.params.set(sourceAmiParameter("x86_64"), source.id);
   world.ssm.params.set("/webfleet/dev/ami/blue", "ami-0ffffffffffffffff");
@@ -114,11 +128,12 @@ async function keyOf(n: Night): Promise<string> {
   return (await todaysKey({ ssm: n.deps.deploy.ssm, ec2: n.deps.deploy.ec2, s3: n.deps.s3, packerDir: n.packerDir }, env, vars)).key;
 }
 
-function givenNewestImage(n: Night, key: string, id = "ami-0cccccccccccccccc") {
+function givenNewestImage(n: Night, key: string, id = "ami-0cccccccccccccccc", o: { created?: string; state?: string } = {}) {
   n.images.push({
     ImageId: id,
     Name: "webfleet-dev-al2023-x86_64-20250101-000000",
-    CreationDate: "2025-01-01T00:00:00.000Z",
+    CreationDate: o.created ?? "2025-01-01T00:00:00.000Z",
+    State: o.state ?? "available",
     Tags: [
       { Key: "BuildKey", Value: key },
       { Key: "Al2023Release", Value: "2023.6.20250107.0" },
@@ -232,7 +247,9 @@ describe("a built image reaches production like a release", () => {
     const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "none" });
     expect(n.world.weights).toEqual({ blue: 100, green: 0 });
     expect(n.world.ssm.params.get("/webfleet/dev/ami/green")).toBe(DEFAULT_AMI);
-    expect(report.next).toBe("to promote it: npm run release -- --env dev --strategy blue-green --same-revision (after the environment's approval)");
+    expect(report.next).toBe(
+      "to promote it: npm run nightly -- --env dev --rollout blue-green (after the environment's approval), or npm run release -- --env dev --strategy blue-green --same-revision",
+    );
   });
 
   it("GIVEN the build fails THEN nothing is published or promoted, the lock is given back, and the night fails", async () => {
@@ -240,7 +257,7 @@ describe("a built image reaches production like a release", () => {
     n.runner.build = { exitCode: 1, lines: ["1700000000,,ui,error,Build errored: boom"] };
     const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false });
     expect(report.rollout.exitCode).toBe(EXIT.failed);
-    expect(report.rollout.result).toMatch(/^failed: packer build failed/);
+    expect(report.rollout.result).toMatch(/^failed at build the image, publish it and deploy the stack: packer build failed/);
     expect(n.world.ssm.params.get("/webfleet/dev/ami/green")).toBe("ami-0ffffffffffffffff");
     expect(n.world.weights).toEqual({ blue: 100, green: 0 });
     expect(n.world.bucket.objects.has(LOCK_KEY)).toBe(false);
@@ -249,7 +266,9 @@ describe("a built image reaches production like a release", () => {
   it("GIVEN a release holds the lock THEN the night is refused, naming the holder, and builds nothing", async () => {
     const n = night();
     n.world.ssm.params.set("/webfleet/dev/lock/holder", JSON.stringify({ id: "x", user: "alice", host: "laptop", startedAt: "2025-05-01T09:00:00Z" }));
-    await expect(runNightly(n.deps, { env: "dev", force: true, dryRun: false })).rejects.toThrow("the release lock of dev is held by alice on host laptop");
+    const failed = runNightly(n.deps, { env: "dev", force: true, dryRun: false });
+    await expect(failed).rejects.toThrow("the release lock of dev is held by alice on host laptop");
+    await expect(failed).rejects.toMatchObject({ step: "check the release lock", error: expect.any(CliError) });
     expect(builds(n)).toHaveLength(0);
   });
 
@@ -271,6 +290,280 @@ describe("a built image reaches production like a release", () => {
       TopicArn: STACK.alarmTopicArn,
       Subject: expect.stringMatching(/^webfleet nightly dev: built, ok/),
     });
+  });
+});
+
+/** The stack deploy (the fake cdktf) starts an instance refresh of `group`, which succeeds. */
+function deployStartsRefresh(n: Night, group: string): void {
+  let started = false;
+  n.runner.cdktf = () => ((started = true), 0);
+  const real = n.deps.deploy.autoScaling;
+  const refresh = { InstanceRefreshId: "refresh-1", AutoScalingGroupName: group, Status: "Successful", PercentageComplete: 100, StartTime: new Date(T0) };
+  const autoScaling = {
+    send: (command: { input: { AutoScalingGroupName?: string } }) =>
+      command instanceof DescribeInstanceRefreshesCommand && started && command.input.AutoScalingGroupName === group
+        ? Promise.resolve({ InstanceRefreshes: [refresh] })
+        : real.send(command as never),
+  } as unknown as AutoScalingClient;
+  n.deps = { ...n.deps, deploy: { ...n.deps.deploy, autoScaling } };
+}
+
+describe("an image an earlier night left on the idle color", () => {
+  /** A `--rollout none` night (prod's): the image is built and waits on the idle color green. */
+  async function afterNoneNight(): Promise<Night> {
+    const n = night();
+    const first = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "none" });
+    expect(first).toMatchObject({ decision: "built", image: { id: DEFAULT_AMI, color: "green" } });
+    // EC2 now lists it, with the key Packer tagged it with.
+    givenNewestImage(n, first.key, DEFAULT_AMI, { created: "2025-01-02T00:00:00.000Z" });
+    expect(n.world.weights).toEqual({ blue: 100, green: 0 });
+    return n;
+  }
+
+  it("GIVEN a --rollout none night WHEN it runs again with --rollout blue-green THEN the build is skipped and the waiting image is promoted: it serves all traffic", async () => {
+    const n = await afterNoneNight();
+    const rerun = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "blue-green" });
+    expect(builds(n)).toHaveLength(1);
+    expect(rerun).toMatchObject({
+      decision: "skipped",
+      image: { id: DEFAULT_AMI, color: "green" },
+      rollout: { kind: "blue-green", exitCode: EXIT.ok, result: `promoted: ${DEFAULT_AMI} serves all traffic on green` },
+    });
+    expect(n.world.weights).toEqual({ blue: 0, green: 100 });
+    expect(n.world.ssm.params.get("/webfleet/dev/live-color")).toBe("green");
+    expect(n.world.ssm.params.get("/webfleet/dev/ami/green")).toBe(DEFAULT_AMI);
+    expect(n.world.violations).toEqual([]);
+    // The same path as a built night: the stack deployed with the night's lock id, under one lock given back.
+    expect(n.runner.callsOf("cdktf")).toHaveLength(2);
+    expect(n.runner.callsOf("cdktf")[1].options.env).toMatchObject({ TF_VAR_release_lock_id: "lock-night" });
+    expect(n.world.bucket.objects.has(LOCK_KEY)).toBe(false);
+    expect(rerun.rollout.steps).toEqual(expect.arrayContaining([expect.stringMatching(/^at smoke-test: /), "done: green live"]));
+    expect(formatNight(rerun)[0]).toMatch(/^nightly dev: skipped build, promoted in /);
+    expect(nightMarkdown(rerun)).toContain("| decision | skipped build, promoted |");
+
+    // The night after: the newest image is live, nothing to do.
+    const after = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "blue-green" });
+    expect(after.decision).toBe("skipped");
+    expect(after.image).toBeUndefined();
+    expect(after.next).toBeUndefined();
+    expect(formatNight(after)[0]).toMatch(/^nightly dev: skipped, nothing changed in /);
+    expect(n.runner.callsOf("cdktf")).toHaveLength(2);
+  });
+
+  it("GIVEN it runs again with --rollout none THEN nothing is promoted and the report says how", async () => {
+    const n = await afterNoneNight();
+    const rerun = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "none" });
+    expect(rerun.image).toBeUndefined();
+    expect(rerun.next).toBe(
+      `the newest image ${DEFAULT_AMI} waits on the idle color green: promote it with npm run nightly -- --env dev --rollout blue-green (after the environment's approval)`,
+    );
+    expect(n.world.weights).toEqual({ blue: 100, green: 0 });
+    expect(n.runner.callsOf("cdktf")).toHaveLength(1);
+  });
+
+  it("GIVEN --dry-run THEN it says it would promote the waiting image, and changes nothing", async () => {
+    const n = await afterNoneNight();
+    const report = await runNightly(n.deps, { env: "dev", force: false, dryRun: true, rollout: "blue-green" });
+    expect(report.rollout.result).toBe(
+      `would promote ${DEFAULT_AMI}, which waits on the idle color green: deploy the stack and promote it with a blue/green release of the live revision onto green`,
+    );
+    expect(formatNight(report)[0]).toMatch(/^nightly dev \(dry run\): skipped build, would promote/);
+    expect(n.runner.callsOf("cdktf")).toHaveLength(1);
+    expect(n.world.weights).toEqual({ blue: 100, green: 0 });
+  });
+
+  it("GIVEN --rollout refresh THEN the waiting image goes to the live color's parameter and the stack deploy's instance refresh replaces the live instances", async () => {
+    const n = await afterNoneNight();
+    deployStartsRefresh(n, STACK.fleets.blue.autoScalingGroupName);
+    const rerun = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "refresh" });
+    expect(builds(n)).toHaveLength(1);
+    expect(n.world.ssm.params.get("/webfleet/dev/ami/blue")).toBe(DEFAULT_AMI);
+    expect(rerun).toMatchObject({
+      decision: "skipped",
+      image: { id: DEFAULT_AMI, color: "blue" },
+      rollout: {
+        kind: "refresh",
+        exitCode: EXIT.ok,
+        result: `the live color blue's instances were replaced by instance refresh refresh-1 (Successful): they run ${DEFAULT_AMI}`,
+      },
+    });
+    expect(n.world.bucket.objects.has(LOCK_KEY)).toBe(false);
+  });
+});
+
+describe("--rollout refresh reports what the stack deploy did", () => {
+  it("GIVEN the deploy started an instance refresh of the live color THEN the report names it", async () => {
+    const n = night();
+    deployStartsRefresh(n, STACK.fleets.blue.autoScalingGroupName);
+    const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "refresh" });
+    expect(n.world.ssm.params.get("/webfleet/dev/ami/blue")).toBe(DEFAULT_AMI);
+    expect(report.rollout).toEqual({
+      kind: "refresh",
+      result: `the live color blue's instances were replaced by instance refresh refresh-1 (Successful): they run ${DEFAULT_AMI}`,
+      exitCode: EXIT.ok,
+    });
+  });
+
+  it("GIVEN the deploy started no instance refresh THEN the report does not claim a replacement: the live instances still run the previous image, and it says how to replace them", async () => {
+    const n = night();
+    const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "refresh" });
+    expect(report.rollout.result).toBe(
+      `${DEFAULT_AMI} is in the live color blue's launch template, but the stack deploy started no instance refresh: its 4 instances still run the previous image`,
+    );
+    expect(report.rollout.result).not.toMatch(/replaced/);
+    expect(report.rollout.exitCode).toBe(EXIT.needsAttention);
+    expect(report.next).toBe(
+      "replace them (launch before terminate, as the stack's refresh does): aws autoscaling start-instance-refresh --auto-scaling-group-name webfleet-dev-blue " +
+        `--preferences '{"MinHealthyPercentage":100,"MaxHealthyPercentage":200,"SkipMatching":true}' --region us-east-1`,
+    );
+  });
+
+  it("GIVEN the live color has no instances THEN nothing needed replacing, and it says so", async () => {
+    const n = night({ size: 0 });
+    const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "refresh" });
+    expect(report.rollout).toEqual({
+      kind: "refresh",
+      result: `${DEFAULT_AMI} is in the live color blue's launch template; no instance was replaced: webfleet-dev-blue has no instances (the ones it launches run ${DEFAULT_AMI})`,
+      exitCode: EXIT.ok,
+    });
+  });
+});
+
+describe("what does not stop a night, and what does", () => {
+  it("GIVEN the package list cannot be saved to S3 THEN it is a warning in the report and the image is still promoted", async () => {
+    const n = night();
+    n.world.bucket.mock
+      .on(PutObjectCommand, { Key: packageListKey(DEFAULT_AMI) })
+      .rejects(Object.assign(new Error("We encountered an internal error. Please try again."), { name: "InternalError" }));
+    const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "blue-green" });
+    expect(report.rollout).toMatchObject({ kind: "blue-green", exitCode: EXIT.ok });
+    expect(n.world.weights).toEqual({ blue: 0, green: 100 });
+    expect(report.warnings).toEqual([
+      `the package list of ${DEFAULT_AMI} was not kept or compared (We encountered an internal error. Please try again.): this report cannot say which packages changed`,
+    ]);
+    expect(formatNight(report)).toContain(`  ! ${report.warnings![0]}`);
+    expect(nightMarkdown(report)).toContain(`| warning | ${report.warnings![0]} |`);
+  });
+
+  test.each(["failed", "pending"])("GIVEN the newest image with tonight's key is %s THEN it does not count: the night builds", async (state) => {
+    const n = night();
+    const key = await keyOf(n);
+    givenNewestImage(n, key, "ami-0dddddddddddddddd", { state });
+    expect(await bakedImages(n.deps.deploy.ec2, "dev")).toEqual([]);
+    const report = await runNightly(n.deps, { env: "dev", force: false, dryRun: false, rollout: "none" });
+    expect(report.decision).toBe("built");
+    expect(builds(n)).toHaveLength(1);
+  });
+
+  it("GIVEN the smoke test fails during the promotion THEN it rolls back, and the report names the step that failed and why", async () => {
+    const n = night();
+    n.world.http = () => ({ status: 500, body: "Internal Server Error" });
+    const report = await runNightly(n.deps, { env: "dev", force: true, dryRun: false, rollout: "blue-green" });
+    expect(report.rollout.exitCode).toBe(EXIT.failed);
+    expect(report.rollout.result).toMatch(/^the promotion failed at smoke-test: 1 of 1 page failed on green: .+ \(exit 1\); rolled back at smoke-test: /);
+    expect(report.rollout.result).not.toContain("see above");
+    expect(report.rollout.steps).toEqual(expect.arrayContaining([expect.stringMatching(/^at smoke-test: /)]));
+    expect(n.world.weights).toEqual({ blue: 100, green: 0 });
+    expect(n.world.bucket.objects.has(LOCK_KEY)).toBe(false);
+  });
+
+  it("GIVEN the stack is not deployed THEN the night throws, naming the step", async () => {
+    const n = night();
+    n.world.ssm.params.delete("/webfleet/dev/stack");
+    await expect(runNightly(n.deps, { env: "dev", force: false, dryRun: false })).rejects.toMatchObject({ step: "read the deployed stack" });
+    expect(builds(n)).toHaveLength(0);
+  });
+});
+
+describe("the report of a failed night", () => {
+  const failed = () =>
+    failedNight({
+      environment: "dev",
+      startedAtMs: T0,
+      nowMs: T0 + 4000,
+      dryRun: false,
+      step: "check the release lock",
+      error: new CliError("the release lock of dev is held by alice on host laptop | since 09:00"),
+    });
+
+  it("says the environment, the step, the error and the exit code", () => {
+    const r = failed();
+    expect(r).toEqual({
+      environment: "dev",
+      startedAt: new Date(T0).toISOString(),
+      seconds: 4,
+      dryRun: false,
+      failed: { step: "check the release lock", error: "the release lock of dev is held by alice on host laptop | since 09:00", exitCode: EXIT.refused },
+    });
+    expect(formatNight(r)).toEqual([
+      "nightly dev: FAILED at check the release lock (exit 2) after 4 s",
+      "  error: the release lock of dev is held by alice on host laptop | since 09:00",
+    ]);
+    // An error nobody foresaw: the command's exit code for it, with the error's name.
+    expect(failedNight({ ...r, startedAtMs: T0, nowMs: T0, step: "run the night", error: new TypeError("x is undefined") }).failed).toEqual({
+      step: "run the night",
+      error: "TypeError: x is undefined",
+      exitCode: EXIT.needsAttention,
+    });
+  });
+
+  it("goes to the job summary file and the SNS topic; neither failing to take it fails anything", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "webfleet-summary-"));
+    dirs.push(dir);
+    const file = join(dir, "summary.md");
+    const sns = new SNSClient({ region: "us-east-1" });
+    const snsMock = mockClient(sns);
+    snsMock.on(PublishCommand).resolves({ MessageId: "m-1" });
+    const logged: string[] = [];
+    await publishNight({ summaryFile: file, sns, topic: async () => STACK.alarmTopicArn, log: (l) => logged.push(l) }, failed());
+    expect(readFileSync(file, "utf8")).toContain("| failed step | check the release lock |");
+    expect(readFileSync(file, "utf8")).toContain("| error | the release lock of dev is held by alice on host laptop \\| since 09:00 |");
+    expect(snsMock.commandCalls(PublishCommand)[0].args[0].input).toMatchObject({
+      TopicArn: STACK.alarmTopicArn,
+      Subject: "webfleet nightly dev: FAILED at check the release lock (exit 2)",
+      Message: expect.stringContaining("error: the release lock of dev is held by alice"),
+    });
+    expect(logged).toEqual([]);
+
+    snsMock.on(PublishCommand).rejects(Object.assign(new Error("User is not authorized to perform: SNS:Publish"), { name: "AuthorizationError" }));
+    await publishNight({ sns, topic: async () => STACK.alarmTopicArn, log: (l) => logged.push(l) }, failed());
+    await publishNight({ sns, topic: async () => undefined, log: (l) => logged.push(l) }, failed());
+    await publishNight({ summaryFile: join(dir, "no-such-dir", "summary.md"), log: (l) => logged.push(l) }, failed());
+    expect(logged).toEqual([
+      "! the SNS summary was not sent: User is not authorized to perform: SNS:Publish",
+      "! the SNS summary was not sent: the environment's topic is not known (its stack is not deployed)",
+      expect.stringMatching(/^! the job summary was not written to .*no-such-dir.*: ENOENT/),
+    ]);
+  });
+
+  it("GIVEN npm run nightly fails before anything is read (a broken environment file) THEN the report still reaches stdout and $GITHUB_STEP_SUMMARY, and it exits 2", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "webfleet-nightly-config-"));
+    dirs.push(dir);
+    writeFileSync(join(dir, "broken.yaml"), "region: [\n");
+    const summary = join(dir, "summary.md");
+    const out = { text: "", write: (s: string) => ((out.text += s), true) };
+    const err = { text: "", write: (s: string) => ((err.text += s), true) };
+    const saved = process.env.WEBFLEET_CONFIG_DIR;
+    process.env.WEBFLEET_CONFIG_DIR = dir;
+    try {
+      const code = await executeCommand(nightlyCommand, ["--env", "broken"], {
+        stdout: out,
+        stderr: err,
+        signals: new EventEmitter() as never,
+        exit: () => undefined,
+        env: { GITHUB_STEP_SUMMARY: summary },
+      });
+      expect(code).toBe(EXIT.refused);
+    } finally {
+      if (saved === undefined) delete process.env.WEBFLEET_CONFIG_DIR;
+      else process.env.WEBFLEET_CONFIG_DIR = saved;
+    }
+    expect(out.text).toMatch(/^nightly broken: FAILED at read the environment file \(exit 2\) after \d+ s\n {2}error: .*broken\.yaml: not valid YAML/);
+    expect(err.text).toMatch(/^error: .*broken\.yaml: not valid YAML/m);
+    expect(existsSync(summary)).toBe(true);
+    expect(readFileSync(summary, "utf8")).toMatch(
+      /## Nightly AMI: broken[\s\S]*\| result \| \*\*failed\*\* \(exit 2\) \|[\s\S]*\| failed step \| read the environment file \|/,
+    );
   });
 });
 
