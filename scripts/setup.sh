@@ -61,7 +61,11 @@ fetch_headless_chrome() {
     return 0
   fi
   say "fetching Chrome for Testing's headless shell into .cache/browsers/ (Ubuntu's chromium is a snap)"
-  npx --yes @puppeteer/browsers@2 install chrome-headless-shell@stable --path "$PWD/.cache/browsers" >&2
+  # Pinned: the last line that runs on Node.js 20 (3.x needs 22.12). --install-deps adds the
+  # shared libraries the shell needs with apt, which needs root.
+  local deps=()
+  [[ $(id -u) == 0 ]] && deps=(--install-deps)
+  npx --yes @puppeteer/browsers@2.13.2 install chrome-headless-shell@stable --path "$PWD/.cache/browsers" "${deps[@]}" >&2
 }
 
 apt_install() {
@@ -102,7 +106,9 @@ fi
 case "$os $distro" in
   *ubuntu*)
     apt_install yes
-    if ! present chromium || [[ $(readlink -f "$(command -v chromium)") == /snap/* ]]; then
+    # A snap's command is /snap/bin/<name>, a link to /usr/bin/snap.
+    chromium_path=$(command -v chromium || true)
+    if [[ -z $chromium_path || $chromium_path == /snap/* || $(readlink -f "$chromium_path") == */snap ]]; then
       fetch_headless_chrome
     fi
     ;;

@@ -3,7 +3,7 @@
  * generated config (-f) in a temp folder, loopback only, on a free port, in the foreground.
  * The system's /etc/apache2 and port 80 are never read or touched.
  */
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, realpathSync } from "node:fs";
 import { createServer, type AddressInfo } from "node:net";
 import { delimiter, join } from "node:path";
 import type { Shell } from "zx";
@@ -97,12 +97,25 @@ export function findLocalTools(overrides: Partial<LocalTools> = {}): LocalTools 
 /** Where `npm run setup` puts Chrome for Testing's headless shell on Ubuntu (whose chromium is a snap). */
 export const BROWSER_CACHE = join(__dirname, "../../../.cache/browsers/chrome-headless-shell");
 
+/**
+ * Ubuntu's chromium is a snap (/snap/bin/chromium, a link to /usr/bin/snap), which does not run
+ * headless in containers or under another user's home: setup fetches a headless shell instead.
+ */
+export function isSnap(binary: string): boolean {
+  if (binary.startsWith("/snap/")) return true;
+  try {
+    return realpathSync(binary).endsWith("/snap");
+  } catch {
+    return false;
+  }
+}
+
 /** WEBFLEET_CHROMIUM, Debian's chromium, chromium on PATH, or the headless shell `npm run setup` fetched. */
 export function findChromium(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.WEBFLEET_CHROMIUM) return env.WEBFLEET_CHROMIUM;
   if (existsSync(DEFAULT_TOOL_PATHS.chromium)) return DEFAULT_TOOL_PATHS.chromium;
   const onPathChromium = onPath("chromium", env.PATH);
-  if (onPathChromium) return onPathChromium;
+  if (onPathChromium && !isSnap(onPathChromium)) return onPathChromium;
   if (!existsSync(BROWSER_CACHE)) return undefined;
   for (const version of readdirSync(BROWSER_CACHE).sort().reverse()) {
     for (const platform of readdirSync(join(BROWSER_CACHE, version))) {
