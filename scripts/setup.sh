@@ -20,6 +20,10 @@ cd "$(dirname "$0")/.."
 
 say() { printf 'setup: %s\n' "$*" >&2; }
 
+# Where the file probes and /etc/os-release are looked up: / unless a test points elsewhere
+# (__tests__/setup-script.test.ts runs this script against a fake system).
+root=${WEBFLEET_SETUP_ROOT:-}
+
 # Tool → how to tell it is there (a command on PATH, or a glob of files).
 declare -A debian_probe=(
   [shellcheck]=shellcheck
@@ -38,7 +42,7 @@ present() {
   local probe=$1
   if [[ $probe == /* ]]; then
     # shellcheck disable=SC2086 # the probe is a glob on purpose
-    compgen -G $probe >/dev/null
+    compgen -G "$root"$probe >/dev/null
   else
     command -v "$probe" >/dev/null 2>&1
   fi
@@ -98,9 +102,10 @@ brew_install() {
 
 os=$(uname -s)
 distro=
-if [[ -r /etc/os-release ]]; then
+if [[ -r $root/etc/os-release ]]; then
   # shellcheck disable=SC1091 # a system file
-  distro=$(. /etc/os-release && echo "${ID:-} ${ID_LIKE:-}")
+  distro=$(. "$root/etc/os-release" && echo "${ID:-} ${ID_LIKE:-}")
+  distro=${distro% }
 fi
 
 case "$os $distro" in
