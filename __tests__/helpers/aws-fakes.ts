@@ -290,7 +290,10 @@ export function skipped(): LifecycleEvent[] {
   return EVENTS.map((name) => ({ lifecycleEventName: name, status: "Skipped" }));
 }
 
-/** A valid revision folder like app/: appspec.yml with two hooks and executable scripts. */
+/**
+ * A valid revision folder like app/: appspec.yml with two hooks and executable scripts, and only
+ * the page installed under the web root (the validator refuses appspec.yml or a hook script there).
+ */
 export function makeRevision(files: Record<string, string> = {}): string {
   const dir = mkdtempSync(join(tmpdir(), "webfleet-release-"));
   made.push(dir);
@@ -299,7 +302,7 @@ export function makeRevision(files: Record<string, string> = {}): string {
       "version: 0.0",
       "os: linux",
       "files:",
-      "  - source: /",
+      "  - source: index.html",
       "    destination: /var/www/html",
       "hooks:",
       "  AfterInstall:",

@@ -12,13 +12,13 @@ import { tmpdir, userInfo } from "node:os";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Shell } from "zx";
 import type { Defer } from "../cli/interrupts";
-import { APPSPEC_FILE_NAME, formatProblems, validateAppSpec, type AppSpec, type AppSpecResult } from "./appspec";
+import { APPSPEC_FILE_NAME, formatProblems, INSTANCE_WEB_ROOT, validateAppSpec, type AppSpec, type AppSpecResult } from "./appspec";
 import { apacheConfig, findLocalTools, freePort, startApache, tailOf, type LocalTools, type RunningApache } from "./apache";
 import { deployLocally, localDeploymentEnv, type HookRun, type Installed, type LocalDeployment } from "./local-deploy";
 import { startBlackHole, startFakeImds, type BlackHole, type FakeImds, type ImdsRequestLog } from "./imds";
 
-/** Apache's document root on webfleet's instances (Amazon Linux httpd). */
-export const INSTANCE_WEB_ROOT = "/var/www/html";
+/** Apache's document root on webfleet's instances (defined with the AppSpec contract, whose validator needs it too). */
+export { INSTANCE_WEB_ROOT };
 /** The instance user the sample revision gives the web root to. */
 export const INSTANCE_WEB_OWNER = "ec2-user";
 /** URL prefix that serves the same pages with the metadata endpoint pointing at a black hole. */
@@ -403,7 +403,8 @@ export async function checkRevision($: Shell, o: RevisionCheckOptions): Promise<
 
     if (!failure && previous) {
       // The tutorial copied the whole revision to the web root: the AppSpec and the hook scripts
-      // were then anyone's to read. Ask Apache for each of them.
+      // were then anyone's to read. The validator refuses such a files section; Apache is asked
+      // for each of them anyway, to see for real that none is served.
       for (const path of privateUrlPaths(spec, previous.installed, webRoot)) privatePaths.push({ path, status: await statusOf(apache.url, path) });
       const served = privatePaths.filter((p) => p.status >= 200 && p.status < 300);
       log(`private     ${privatePaths.map((p) => `${p.path} ${p.status}`).join(", ")}: ${served.length ? "SERVED" : "not served"}`);

@@ -10,12 +10,16 @@ const BASH = "#!/bin/bash\nset -euo pipefail\necho hook\n";
 type RevisionFile = string | { content: string; mode: number } | { link: string };
 const made: string[] = [];
 
-/** A revision folder: appspec.yml plus the files it names (scripts default to executable bash). A path ending in / is a folder. */
+/**
+ * A revision folder like app/: appspec.yml, a page in public/ (and one at the root), plus the
+ * files it names (scripts default to executable bash). A path ending in / is a folder.
+ */
 function revision(appspec: string, files: Record<string, RevisionFile> = {}, appspecName = "appspec.yml"): string {
   const dir = mkdtempSync(join(tmpdir(), "appspec-test-"));
   made.push(dir);
   const all: Record<string, RevisionFile> = {
     "index.html": "<!DOCTYPE html><title>t</title>",
+    "public/index.html": "<!DOCTYPE html><title>t</title>",
     "scripts/set_owner": { content: BASH, mode: 0o755 },
     ...files,
     [appspecName]: appspec,
@@ -35,7 +39,10 @@ function revision(appspec: string, files: Record<string, RevisionFile> = {}, app
 
 afterAll(() => made.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-/** The tutorial's appspec (lines 1-10), the base most cases change one thing of. */
+/**
+ * The tutorial's appspec (lines 1-10): the whole revision to the web root, which serves
+ * appspec.yml and the hook scripts, so the validator refuses it.
+ */
 const TUTORIAL = `version: 0.0
 os: linux
 files:
@@ -47,8 +54,10 @@ hooks:
       timeout: 5
       runas: root
 `;
+/** The tutorial's appspec as app/ writes it (lines 1-10): only public/ reaches the web root. The base most cases change one thing of. */
+const SAMPLE = TUTORIAL.replace("source: /", "source: public");
 const HEAD = "version: 0.0\nos: linux\n"; // lines 1-2
-const FILES = `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n`; // lines 1-5
+const FILES = `${HEAD}files:\n  - source: public\n    destination: /var/www/html\n`; // lines 1-5
 
 const report = (dir: string) => formatProblems("appspec.yml", validateAppSpec(dir).problems);
 
@@ -75,8 +84,8 @@ type Rejected = [name: string, appspec: string, expected: string, files?: Record
 
 describe("validateAppSpec accepts", () => {
   const accepted: Accepted[] = [
-    ["the tutorial's appspec", TUTORIAL],
-    ["file_exists_behavior at the top level", `${TUTORIAL}file_exists_behavior: OVERWRITE\n`],
+    ["the tutorial's appspec, with only public/ under the web root", SAMPLE],
+    ["file_exists_behavior at the top level", `${SAMPLE}file_exists_behavior: OVERWRITE\n`],
     ["no hooks at all", FILES],
     ["hooks without a files section", `${HEAD}hooks:\n  ValidateService:\n    - location: scripts/set_owner\n`],
     ["a location written with ./", `${FILES}hooks:\n  AfterInstall:\n    - location: ./scripts/set_owner\n`],
@@ -113,14 +122,16 @@ describe("validateAppSpec accepts", () => {
     ],
     [
       "a quoted mode with a leading zero, and setuid modes on other files",
-      `${FILES}permissions:\n  - object: /var/www/html\n    pattern: "*.html"\n    mode: "0644"\n    type: [file]\n  - object: /var/www/html/scripts\n    mode: 4755\n    type: [file, directory]\n`,
+      `${FILES}permissions:\n  - object: /var/www/html\n    pattern: "*.html"\n    mode: "0644"\n    type: [file]\n  - object: /var/www/html/cgi-bin\n    mode: 4755\n    type: [file, directory]\n`,
+      { "public/cgi-bin/run": { content: BASH, mode: 0o755 } },
     ],
     [
       "default ACL entries on folders only, and MLS ranges with categories",
       `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx, default:g:web:5, d:o::r]\n    type: [directory]\n    context:\n      type: httpd_sys_content_t\n      range: s0-s1:c0.c10,c12\n`,
+      { "public/assets/logo.svg": "<svg/>" },
     ],
     ["a sudo flag on a script (the agent prefixes sudo)", `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n      sudo: true\n`],
-    ["a symlink to a file inside the revision", FILES, { "home.html": { link: "index.html" } }],
+    ["a symlink to a file inside the revision", FILES, { "public/home.html": { link: "index.html" } }],
     ["a symlink to a folder inside the revision", FILES, { "assets/logo.svg": "<svg/>", "public/assets": { link: "../assets" } }],
   ];
   test.each(accepted.map(([name, appspec, files]) => ({ name, appspec, files })))("$name", ({ appspec, files }) => {
@@ -218,8 +229,8 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ],
     [
       "a source that is not in the revision",
-      `${HEAD}files:\n  - source: public\n    destination: /var/www/html\n`,
-      'appspec.yml:4: files[0].source: "public" is not in the revision: sources are relative to appspec.yml',
+      `${HEAD}files:\n  - source: site\n    destination: /var/www/html\n`,
+      'appspec.yml:4: files[0].source: "site" is not in the revision: sources are relative to appspec.yml',
     ],
     [
       "a source outside the revision",
@@ -233,7 +244,7 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
     ],
     [
       "file_exists_behavior inside a files entry",
-      `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n    file_exists_behavior: OVERWRITE\n`,
+      `${HEAD}files:\n  - source: public\n    destination: /var/www/html\n    file_exists_behavior: OVERWRITE\n`,
       "appspec.yml:6: files[0].file_exists_behavior: file_exists_behavior is a top-level key (it applies to all files), not part of a files entry",
     ],
     // hooks: events
@@ -463,7 +474,7 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
   // The CodeDeploy user guide: the AppSpec file of an EC2/On-Premises deployment must be named
   // appspec.yml (appspec.yaml only in a local deployment); the agent's hook executor reads appspec.yml.
   it("an appspec.yaml, which the CodeDeploy agent does not read: rename it to appspec.yml", () => {
-    const dir = revision(TUTORIAL, {}, "appspec.yaml");
+    const dir = revision(SAMPLE, {}, "appspec.yaml");
     const result = validateAppSpec(dir);
     expect(result.ok).toBe(false);
     expect(result.file).toBe(join(dir, "appspec.yaml"));
@@ -478,13 +489,13 @@ describe("validateAppSpec rejects, naming the line, the field, the value and wha
   });
 
   it("a revision with both appspec.yml and appspec.yaml: the .yaml one is never read", () => {
-    const text = report(revision(TUTORIAL, { "appspec.yaml": TUTORIAL }));
+    const text = report(revision(SAMPLE, { "appspec.yaml": SAMPLE }));
     expect(text).toContain("appspec.yml: appspec.yaml: the CodeDeploy agent reads appspec.yml, not appspec.yaml");
     expect(text).toContain("delete appspec.yaml, or merge it into appspec.yml");
   });
 
   it("a revision with both, and a problem in appspec.yml: both are reported", () => {
-    const text = report(revision(`${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`, { "appspec.yaml": TUTORIAL }));
+    const text = report(revision(`${FILES}hooks:\n  AfterInstal:\n    - location: scripts/set_owner\n`, { "appspec.yaml": SAMPLE }));
     expect(text).toContain("appspec.yml: appspec.yaml: the CodeDeploy agent reads appspec.yml");
     expect(text).toContain("appspec.yml:7: hooks.AfterInstal: unknown lifecycle event");
   });
@@ -515,21 +526,22 @@ describe("the validator agrees with the CodeDeploy agent", () => {
     {
       name: "a byte-order mark in front of the first key",
       agent: "fails",
-      appspec: `${BOM}${TUTORIAL}`,
+      appspec: `${BOM}${SAMPLE}`,
       problem: "appspec.yml:1: (file): starts with a byte-order mark (BOM): the agent's YAML parser (Ruby's Psych on libyaml) fails on it",
     },
     {
       name: "a byte-order mark in front of ---",
       agent: "fails",
-      appspec: `${BOM}---\n${TUTORIAL}`,
+      appspec: `${BOM}---\n${SAMPLE}`,
       problem: "appspec.yml:1: (file): starts with a byte-order mark (BOM)",
     },
     {
       name: "a default ACL on what includes files",
       agent: "fails",
       appspec: `${FILES}permissions:\n  - object: /var/www/html\n    acls: [d:u:bob:rwx]\n`,
+      files: { "public/about.html": "<p>about</p>", "public/assets/logo.svg": "<svg/>" },
       problem:
-        "appspec.yml:8: permissions[0].acls: default ACL entries (d:u:bob:rwx) are for folders, and this entry also applies to files (/var/www/html/appspec.yml and 2 more): the agent fails the Install step (linux_permission_info.rb, validate_file_acl); add type: [directory]",
+        "appspec.yml:8: permissions[0].acls: default ACL entries (d:u:bob:rwx) are for folders, and this entry also applies to files (/var/www/html/about.html and 2 more): the agent fails the Install step (linux_permission_info.rb, validate_file_acl); add type: [directory]",
     },
     {
       name: "a pattern on a file",
@@ -549,14 +561,16 @@ describe("the validator agrees with the CodeDeploy agent", () => {
       name: "two permission entries for the same files",
       agent: "fails",
       appspec: `${FILES}permissions:\n  - object: /var/www/html\n    mode: 644\n  - object: /var/www/html\n    owner: ec2-user\n`,
+      files: { "public/about.html": "<p>about</p>", "public/assets/logo.svg": "<svg/>" },
       problem:
-        "appspec.yml:9: permissions[1].object: applies to /var/www/html/appspec.yml (and 3 more) that permissions[0] already sets: the agent sets each file's permissions once and fails the Install step on the second (install_instruction.rb, set_permissions); split them with pattern, except or type",
+        "appspec.yml:9: permissions[1].object: applies to /var/www/html/about.html (and 3 more) that permissions[0] already sets: the agent sets each file's permissions once and fails the Install step on the second (install_instruction.rb, set_permissions); split them with pattern, except or type",
     },
     {
       name: "a permission entry for a folder inside another one's object",
       agent: "fails",
-      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    mode: 644\n  - object: /var/www/html/scripts\n    mode: 755\n`,
-      problem: "appspec.yml:9: permissions[1].object: applies to /var/www/html/scripts/set_owner that permissions[0] already sets",
+      appspec: `${FILES}permissions:\n  - object: /var/www/html\n    mode: 644\n  - object: /var/www/html/assets\n    mode: 755\n`,
+      files: { "public/assets/logo.svg": "<svg/>" },
+      problem: "appspec.yml:9: permissions[1].object: applies to /var/www/html/assets/logo.svg that permissions[0] already sets",
     },
     {
       name: "an SELinux context without range",
@@ -568,15 +582,16 @@ describe("the validator agrees with the CodeDeploy agent", () => {
     {
       name: "two files entries that copy onto the same destination",
       agent: "fails",
-      appspec: `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n  - source: index.html\n    destination: /var/www/html\n`,
+      appspec: `${FILES}  - source: public/index.html\n    destination: /var/www/html\n`,
       problem:
-        "appspec.yml:6: files[1]: copies index.html to /var/www/html/index.html, where files[0] already copies index.html: the agent fails the Install step on two sources for one destination (install_instruction.rb); copy each file once",
+        "appspec.yml:6: files[1]: copies public/index.html to /var/www/html/index.html, where files[0] already copies public/index.html: the agent fails the Install step on two sources for one destination (install_instruction.rb); copy each file once",
     },
     {
       name: "a folder and its own subfolder copied onto the same place",
       agent: "fails",
-      appspec: `${HEAD}files:\n  - source: /\n    destination: /var/www/html\n  - source: scripts\n    destination: /var/www/html/scripts\n`,
-      problem: "appspec.yml:6: files[1]: copies scripts/set_owner to /var/www/html/scripts/set_owner, where files[0] already copies scripts/set_owner",
+      appspec: `${FILES}  - source: public/assets\n    destination: /var/www/html/assets\n`,
+      files: { "public/assets/logo.svg": "<svg/>" },
+      problem: "appspec.yml:6: files[1]: copies public/assets/logo.svg to /var/www/html/assets/logo.svg, where files[0] already copies public/assets/logo.svg",
     },
     {
       name: "a script location with a space",
@@ -688,6 +703,83 @@ describe("symlinks in the revision", () => {
     const result = validateAppSpec(dir);
     expect(result.ok).toBe(false);
     expect(formatProblems("appspec.yml", result.problems)).toContain(problem.replace("$REVISION", dir));
+  });
+});
+
+/**
+ * The AMI's Apache refuses only /appspec.yml; anything else the files section installs under the
+ * web root is served. The agent runs hooks from its own copy of the revision, so appspec.yml and
+ * the hook scripts never need to be there.
+ */
+describe("nothing private under the web root", () => {
+  const served = (what: string) =>
+    `${what}, under the web root (/var/www/html), where the instance's Apache serves them to anyone: appspec.yml and the hook scripts run from the agent's own copy of the revision and need not be installed; install only the public folder there, e.g. source: public`;
+
+  it("refuses the whole-revision-served fixture (source: / to the web root), naming each file and where it would land", () => {
+    const result = validateAppSpec(join(ROOT, "__tests__/fixtures/revisions/whole-revision-served"));
+    expect(result.ok).toBe(false);
+    expect(result.problems).toEqual([
+      {
+        line: 6,
+        field: "files[0]",
+        value: { source: "/", destination: "/var/www/html" },
+        message: served("installs appspec.yml to /var/www/html/appspec.yml and scripts/set_owner to /var/www/html/scripts/set_owner"),
+      },
+    ]);
+  });
+
+  const refused: [name: string, appspec: string, expected: string, files?: Record<string, RevisionFile>][] = [
+    [
+      "the tutorial's appspec (source: /)",
+      TUTORIAL,
+      `appspec.yml:4: files[0]: ${served("installs appspec.yml to /var/www/html/appspec.yml and scripts/set_owner to /var/www/html/scripts/set_owner")}`,
+    ],
+    [
+      "appspec.yml alone, with no hooks",
+      `${HEAD}files:\n  - source: /\n    destination: /var/www/html/site\n`,
+      `appspec.yml:4: files[0]: ${served("installs appspec.yml to /var/www/html/site/appspec.yml")}`,
+    ],
+    [
+      "the hook scripts' folder, on its own entry",
+      `${FILES}  - source: scripts\n    destination: /var/www/html/scripts\nhooks:\n  AfterInstall:\n    - location: scripts/set_owner\n`,
+      `appspec.yml:6: files[1]: ${served("installs scripts/set_owner to /var/www/html/scripts/set_owner")}`,
+    ],
+    [
+      "a web root's parent as destination",
+      `${HEAD}files:\n  - source: site\n    destination: /var/www\nhooks:\n  AfterInstall:\n    - location: site/html/setup\n`,
+      `appspec.yml:4: files[0]: ${served("installs site/html/setup to /var/www/html/setup")}`,
+      { "site/html/index.html": "<p>hi</p>", "site/html/setup": { content: BASH, mode: 0o755 } },
+    ],
+    [
+      "a link in public/ to a hook script (it is installed as a copy of the script)",
+      `${SAMPLE}`,
+      `appspec.yml:4: files[0]: ${served("installs public/owner.txt to /var/www/html/owner.txt")}`,
+      { "public/owner.txt": { link: "../scripts/set_owner" } },
+    ],
+  ];
+  test.each(refused.map(([name, appspec, expected, files]) => ({ name, appspec, expected, files })))("refuses $name", ({ appspec, expected, files }) => {
+    const result = validateAppSpec(revision(appspec, files));
+    expect(result.ok).toBe(false);
+    expect(formatProblems("appspec.yml", result.problems)).toContain(expected);
+  });
+
+  const accepted: [name: string, appspec: string, files?: Record<string, RevisionFile>][] = [
+    ["only public/ under the web root, the hooks run from the revision", SAMPLE],
+    [
+      "the whole revision somewhere Apache does not serve",
+      `${HEAD}files:\n  - source: /\n    destination: /opt/site\nhooks:\n  AfterInstall:\n    - location: scripts/set_owner\n`,
+    ],
+    ["a folder beside the web root whose name starts like it", `${HEAD}files:\n  - source: /\n    destination: /var/www/html-tools\n`],
+    [
+      "a script under the web root that no hook runs (a page's helper is the author's call)",
+      `${FILES}hooks:\n  AfterInstall:\n    - location: scripts/set_owner\n`,
+      { "public/tools/build.sh": { content: BASH, mode: 0o755 } },
+    ],
+  ];
+  test.each(accepted.map(([name, appspec, files]) => ({ name, appspec, files })))("accepts $name", ({ appspec, files }) => {
+    const result = validateAppSpec(revision(appspec, files));
+    expect(result.problems).toEqual([]);
+    expect(result.ok).toBe(true);
   });
 });
 

@@ -104,6 +104,32 @@ function missingLocalTools(): string | undefined {
 }
 const describeLocal = describeWithTool("the local revision run (Apache + PHP, Chromium)", missingLocalTools());
 
+async function checkOffline(dir: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out = { text: "", write: (s: string) => ((out.text += s), true) };
+  const err = { text: "", write: (s: string) => ((err.text += s), true) };
+  const code = await executeCommand(revisionCheck, [dir, "--offline", "--out", temp()], { stdout: out, stderr: err, exit: () => undefined });
+  return { code, stdout: out.text, stderr: err.text };
+}
+
+// A revision the validator refuses is refused before any local tool is looked for.
+describe("revision:check --offline", () => {
+  it("GIVEN the whole revision copied to the web root THEN it fails, naming appspec.yml, the hook script, where they would land and what to install instead", async () => {
+    const { code, stderr } = await checkOffline(join(FIXTURES, "whole-revision-served"));
+    expect(code).toBe(1);
+    expect(stderr).toContain(
+      "whole-revision-served/appspec.yml:6: files[0]: installs appspec.yml to /var/www/html/appspec.yml and scripts/set_owner to /var/www/html/scripts/set_owner, under the web root (/var/www/html), where the instance's Apache serves them to anyone: appspec.yml and the hook scripts run from the agent's own copy of the revision and need not be installed; install only the public folder there, e.g. source: public",
+    );
+  });
+});
+
+describeLocal("revision:check --offline with the local tools", () => {
+  it("GIVEN the sample revision, which installs only public/ THEN it passes", async () => {
+    const { code, stdout } = await checkOffline(join(ROOT, "app"));
+    expect(code).toBe(0);
+    expect(stdout).toBe("ok\n");
+  });
+});
+
 describeLocal("revision:check on the sample revision (app/)", () => {
   let result: RevisionCheckResult;
   let seconds = 0;
@@ -227,16 +253,12 @@ describeLocal("revision:check on broken revisions", () => {
     expect(result.rendered).toEqual([]);
   }, 30_000);
 
-  it("fails a revision that puts appspec.yml and its hook scripts under the document root, naming what Apache served", async () => {
+  it("refuses a revision that puts appspec.yml and its hook scripts under the document root before deploying anything", async () => {
     const result = await checkRevision($, { revisionDir: join(FIXTURES, "whole-revision-served"), outDir: temp() });
     expect(result.ok).toBe(false);
-    expect(result.privatePaths).toEqual([
-      { path: "/appspec.yml", status: 200 },
-      { path: "/scripts/set_owner", status: 200 },
-    ]);
-    expect(result.failure).toMatch(
-      /^Apache serves what must stay off the web: \/appspec\.yml \(200\), \/scripts\/set_owner \(200\): the files section puts appspec\.yml and the hook scripts under the document root \(\/var\/www\/html\), where anyone can read them; copy only the web content there \(for example public\/ with source: public\)/,
-    );
+    expect(result.failure).toContain("whole-revision-served/appspec.yml:6: files[0]: installs appspec.yml to /var/www/html/appspec.yml");
+    expect(result.hooks).toEqual([]);
+    expect(result.privatePaths).toEqual([]);
   }, 30_000);
 
   it("fails a hook that leaves a background process holding its output, as the agent does, after its timeout", async () => {

@@ -48,6 +48,12 @@ export const APPSPEC_FILE_NAME = "appspec.yml";
 /** A name the agent does not read in a deployment from CodeDeploy (only codedeploy-local does). */
 export const LOCAL_ONLY_APPSPEC_NAME = "appspec.yaml";
 
+/**
+ * Apache's document root on webfleet's instances: the AMI's httpd serves it (WEB_ROOT in
+ * packer/scripts/install-web.sh), so whatever a files entry installs below it is anyone's to read.
+ */
+export const INSTANCE_WEB_ROOT = "/var/www/html";
+
 export interface AppSpecFile {
   readonly source: string;
   readonly destination: string;

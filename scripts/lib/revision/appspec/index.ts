@@ -25,7 +25,7 @@ import { checkFileExistsBehavior, checkOs, checkVersion, NOT_FOR_EC2_KEYS, TOP_L
 import { walkRevision } from "../tree";
 import { checkFiles } from "./files";
 import { checkHooks } from "./hooks";
-import { checkPermissionsAgainstInstall, planInstall } from "./install";
+import { checkNothingPrivateServed, checkPermissionsAgainstInstall, planInstall, type InstallPlan } from "./install";
 import { checkPermissions } from "./permissions";
 import type { AppSpecProblem, AppSpecResult } from "./result";
 import { Checker, checkYamlAsTheAgentReadsIt, type Entry, entriesOf, jsOf, lineOfValue, listOf, suggestion, typeName } from "./yaml";
@@ -41,8 +41,9 @@ export function findAppSpec(revisionDir: string): string | undefined {
 
 /**
  * Validates `<revisionDir>/appspec.yml` and the revision around it: sources and hook scripts
- * must exist in the folder, what Install would copy must be possible, and no symlink may leave
- * the folder. An appspec.yaml is a problem: the agent would not read it.
+ * must exist in the folder, what Install would copy must be possible, nothing private (appspec.yml,
+ * a hook script) may land under the web root, and no symlink may leave the folder. An
+ * appspec.yaml is a problem: the agent would not read it.
  */
 export function validateAppSpec(revisionDir: string): AppSpecResult {
   if (!existsSync(revisionDir) || !statSync(revisionDir).isDirectory()) {
@@ -125,11 +126,16 @@ export function validateAppSpecSource(text: string, revisionDir?: string): AppSp
   // Whether permissions cover installed files is only known when the files section is sound.
   const filesKnown = !top.has("files") || files !== undefined;
   const permissions = checkPermissions(c, top.get("permissions"), filesKnown ? (files ?? []).map((f) => f.spec) : undefined);
+  let plan: InstallPlan | undefined;
   if (revisionDir && filesKnown) {
-    const plan = planInstall(c, revisionDir, files ?? []);
+    plan = planInstall(c, revisionDir, files ?? []);
     checkPermissionsAgainstInstall(c, plan, permissions, files ?? []);
   }
   const hooks = checkHooks(c, top.get("hooks"), revisionDir);
+  if (revisionDir && plan) {
+    const locations = Object.values(hooks).flatMap((scripts) => (scripts ?? []).map((s) => s.location));
+    checkNothingPrivateServed(c, revisionDir, plan, files ?? [], locations);
+  }
 
   const ok = c.problems.length === 0;
   c.problems.sort((a, b) => a.line - b.line);

@@ -9,9 +9,10 @@
  * (webfleet's AMI ships an empty /var/www/html); everything below a destination comes from the
  * revision, which is how a first deployment finds it.
  */
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { join, posix } from "node:path";
 import { walkRevision } from "../tree";
+import { APPSPEC_FILE_NAME, INSTANCE_WEB_ROOT } from "./contract";
 import type { FileEntry } from "./files";
 import { revisionPath } from "./files";
 import type { PermissionEntry } from "./permissions";
@@ -151,5 +152,47 @@ export function checkPermissionsAgainstInstall(c: Checker, plan: InstallPlan, pe
       );
     }
     for (const t of targets) if (!setBy.has(t)) setBy.set(t, field);
+  }
+}
+
+/**
+ * Refuses an Install that puts appspec.yml or a hook script under the web root, where the
+ * instance's Apache serves them to anyone (the AMI's config refuses only /appspec.yml). The agent
+ * runs the hooks from its own copy of the revision (its deployment-archive folder), so neither
+ * needs installing: the tutorial's `source: /` is the usual cause. A file is matched by what it
+ * is, not its name, so a link inside the revision to a hook script counts too. Reported on the
+ * files entry that installs them, naming each file and where it would land.
+ */
+export function checkNothingPrivateServed(
+  c: Checker,
+  revisionDir: string,
+  plan: InstallPlan,
+  entries: readonly FileEntry[],
+  scriptLocations: readonly string[],
+): void {
+  const real = (rel: string): string => {
+    try {
+      return realpathSync(join(revisionDir, rel));
+    } catch {
+      return join(revisionDir, rel);
+    }
+  };
+  const privates = new Set([APPSPEC_FILE_NAME, ...scriptLocations].map(real));
+  const served = new Map<number, string[]>();
+  for (const [to, { source, entry }] of plan.files) {
+    if (!to.startsWith(`${INSTANCE_WEB_ROOT}/`) || !privates.has(real(source))) continue;
+    served.set(entry, [...(served.get(entry) ?? []), `${source} to ${to}`]);
+  }
+  for (const [i, copies] of served) {
+    const { spec, field, line } = entries[i];
+    const list = copies.length > 1 ? `${copies.slice(0, -1).join(", ")} and ${copies[copies.length - 1]}` : copies[0];
+    c.add(
+      line,
+      field,
+      spec,
+      `installs ${list}, under the web root (${INSTANCE_WEB_ROOT}), where the instance's Apache serves them to anyone: ` +
+        `appspec.yml and the hook scripts run from the agent's own copy of the revision and need not be installed; ` +
+        `install only the public folder there, e.g. source: public`,
+    );
   }
 }
