@@ -19,14 +19,14 @@ import { loadEnvironment } from "../config/load";
 import { awsClientConfig } from "./lib/aws/clients";
 import { defineCommand, option, runCommand } from "./lib/cli/command";
 import { zxRunner } from "./lib/cli/runner";
-import { formatTeardownResult, teardownCommand } from "./lib/teardown/teardown";
+import { checkEnvName, formatTeardownResult, teardownCommand } from "./lib/teardown/teardown";
 
 export const command = defineCommand({
   name: "teardown",
   summary: "Tears an environment down in an order that works: lock, stop deployments, deletion protection off, empty the revision bucket, cdktf destroy.",
   description:
     "A dry run unless --apply: it reads what exists and prints each step with what it would delete. " +
-    "--include-amis also deregisters the environment's AMIs and deletes their snapshots (never one an instance of another fleet uses); " +
+    "--include-amis also deregisters the environment's AMIs and deletes their snapshots (never one an instance of another fleet uses; every environment file must load, to know the AMIs the others use); " +
     "--include-state also deletes its Terraform state in the S3 state bucket, and the bucket only when nothing else is in it. " +
     "Production needs its name typed again: prod, and every environment whose file sets loadBalancer.deletionProtection: true, " +
     "are torn down only with --apply --confirm <env>. Refused while a release holds the environment's lock. Running it twice is harmless.",
@@ -46,10 +46,11 @@ export const command = defineCommand({
   exitCodes: {
     0: "torn down (or a dry run with no blocker)",
     1: "failed before anything was deleted",
-    2: "refused, nothing deleted: unknown environment, a held lock, a missing --confirm, no credentials, or a bad option",
+    2: "refused, nothing deleted: unknown environment, a held lock, a missing --confirm, no credentials, a broken environment file with --include-amis, or a bad option",
     3: "torn down in part: the report says what could not be deleted and why (running it again goes on from there)",
   },
   async run({ options }, ctx) {
+    checkEnvName(options.env);
     const env = loadEnvironment(options.env);
     const aws = awsClientConfig(env.region);
     const signal = ctx.interrupts.signal;

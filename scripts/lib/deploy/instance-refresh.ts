@@ -4,6 +4,7 @@
  * and returns at once; `npm run deploy` waits here until every such refresh has ended.
  */
 import { DescribeInstanceRefreshesCommand, type AutoScalingClient, type InstanceRefresh, type InstanceRefreshStatus } from "@aws-sdk/client-auto-scaling";
+import { ErrorRun } from "../aws/error-run";
 import type { Log } from "../cli/output";
 
 /** Statuses after which nothing more happens. Only `Successful` is a success. */
@@ -63,8 +64,11 @@ export interface WatchedRefresh {
 }
 
 export interface RefreshOutcome extends WatchedRefresh {
-  /** The last status seen; `TimedOut` when the wait ended first. */
-  readonly status: InstanceRefreshStatus | "TimedOut";
+  /**
+   * The last status seen; `TimedOut` when the wait ended first, `LostContact` when a long run of
+   * AWS errors ended it (the refresh goes on in AWS either way).
+   */
+  readonly status: InstanceRefreshStatus | "TimedOut" | "LostContact";
   readonly percentage?: number;
   readonly reason?: string;
   readonly ok: boolean;
@@ -92,6 +96,8 @@ export interface WaitDeps {
   readonly sleep: (ms: number) => Promise<void>;
   readonly now: () => number;
   readonly signal?: AbortSignal;
+  /** For the command that watches a refresh left running. @default - the client's region */
+  readonly region?: string;
 }
 
 export interface WaitOptions {
@@ -101,9 +107,29 @@ export interface WaitOptions {
   readonly heartbeatSeconds?: number;
 }
 
+/** How to watch a refresh this command no longer waits for. */
+export function watchRefreshCommand(groupName: string, refreshId: string, region: string | undefined): string {
+  return (
+    `aws autoscaling describe-instance-refreshes --auto-scaling-group-name ${groupName} --instance-refresh-ids ${refreshId}${region ? ` --region ${region}` : ""}` +
+    ` (or the EC2 console: Auto Scaling groups, ${groupName}, Instance refresh)`
+  );
+}
+
+async function regionOf(deps: WaitDeps): Promise<string | undefined> {
+  if (deps.region) return deps.region;
+  try {
+    return await deps.autoScaling.config.region();
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Polls each refresh until it ends (or the timeout passes), logging a line whenever its
  * status or percentage changes. Returns one outcome per refresh; `ok` only for Successful.
+ * Throttling and network trouble that outlast the SDK's retries are ridden out (the refresh
+ * does not stop for them); only a long run of them ends the wait, saying how to watch the
+ * refresh. An error that is not transient (access denied) is thrown.
  */
 export async function waitForRefreshes(deps: WaitDeps, refreshes: readonly WatchedRefresh[], options: WaitOptions = {}): Promise<RefreshOutcome[]> {
   const pollMs = (options.pollSeconds ?? 15) * 1000;
@@ -112,12 +138,18 @@ export async function waitForRefreshes(deps: WaitDeps, refreshes: readonly Watch
   const pending = new Map(refreshes.map((r) => [r.refreshId, r]));
   const last = new Map<string, { text: string; at: number; refresh?: InstanceRefresh }>();
   const outcomes = new Map<string, RefreshOutcome>();
+  const errors = new ErrorRun();
 
   while (pending.size > 0) {
     for (const watched of [...pending.values()]) {
-      const page = await deps.autoScaling.send(
-        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: watched.groupName, InstanceRefreshIds: [watched.refreshId] }),
+      const page = await errors.attempt(() =>
+        deps.autoScaling.send(new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: watched.groupName, InstanceRefreshIds: [watched.refreshId] })),
       );
+      if (!page) {
+        if (errors.exhausted) break;
+        deps.log(`${watched.label} (${watched.groupName}): could not read the refresh (${errors.describe()}); looking again in ${pollMs / 1000} s`);
+        continue;
+      }
       const r = page.InstanceRefreshes?.find((x) => x.InstanceRefreshId === watched.refreshId);
       if (!r) {
         deps.log(`${watched.label} (${watched.groupName}): instance refresh ${watched.refreshId} not found yet`);
@@ -144,6 +176,22 @@ export async function waitForRefreshes(deps: WaitDeps, refreshes: readonly Watch
       }
     }
     if (pending.size === 0) break;
+    if (errors.exhausted) {
+      const region = await regionOf(deps);
+      for (const watched of pending.values()) {
+        const r = last.get(watched.refreshId)?.refresh;
+        outcomes.set(watched.refreshId, {
+          ...watched,
+          status: "LostContact",
+          percentage: r?.PercentageComplete,
+          reason:
+            `stopped waiting: lost contact with Auto Scaling (${errors.describe()}) while ${r?.Status ?? "not started"}; ` +
+            `the refresh goes on in AWS: watch it with ${watchRefreshCommand(watched.groupName, watched.refreshId, region)}`,
+          ok: false,
+        });
+      }
+      break;
+    }
     if (deps.signal?.aborted || deps.now() >= deadline) {
       for (const watched of pending.values()) {
         const r = last.get(watched.refreshId)?.refresh;

@@ -7,9 +7,11 @@
 import { CancelInstanceRefreshCommand, paginateDescribeAutoScalingGroups, type AutoScalingClient } from "@aws-sdk/client-auto-scaling";
 import { paginateListDeploymentGroups, paginateListDeployments, type CodeDeployClient, type DeploymentStatus } from "@aws-sdk/client-codedeploy";
 import { PROJECT } from "../../../modules/names";
+import { ErrorRun } from "../aws/error-run";
 import { errorName } from "../aws/errors";
+import { CliError, EXIT } from "../cli/errors";
 import type { Log } from "../cli/output";
-import { describeProgress, isTerminal, listRefreshes } from "../deploy/instance-refresh";
+import { describeProgress, isTerminal, listRefreshes, watchRefreshCommand } from "../deploy/instance-refresh";
 import { stopDeployment } from "../release/codedeploy/rollback";
 import { getDeployment, TERMINAL } from "../release/codedeploy/watch";
 import type { Clock } from "../release/runtime";
@@ -134,7 +136,9 @@ export const DEFAULT_STOP_WAIT: StopWait = { timeoutMs: 10 * 60_000, pollMs: 10_
 /**
  * Stops each deployment (no rollback: the fleet is about to go) and cancels each refresh, then
  * waits until all have ended. Returns what was still moving when the wait ran out (the destroy
- * goes ahead; Terraform says if it cannot).
+ * goes ahead; Terraform says if it cannot). Throttling and network trouble that outlast the
+ * SDK's retries are ridden out; a long run of them ends the wait with a {@link CliError} that
+ * says the stop goes on in AWS and how to watch it (the teardown stops there, nothing destroyed).
  */
 export async function stopInFlight(deps: StopDeps, inFlight: InFlight, wait: StopWait = DEFAULT_STOP_WAIT): Promise<string[]> {
   const out = { write: (text: string) => void deps.log(text.replace(/\n$/, "")) };
@@ -149,13 +153,38 @@ export async function stopInFlight(deps: StopDeps, inFlight: InFlight, wait: Sto
     }
   }
   const deadline = deps.clock.now() + wait.timeoutMs;
-  let moving = await stillMoving(deps, inFlight);
+  const errors = new ErrorRun();
+  // What was last seen moving: at first, everything that was stopped.
+  let moving = [
+    ...inFlight.deployments.map((d) => `deployment ${d.id} (${d.status})`),
+    ...inFlight.refreshes.map((r) => `instance refresh ${r.id} of ${r.group} (${r.status})`),
+  ];
+  const look = async () => {
+    const now = await errors.attempt(() => stillMoving(deps, inFlight));
+    if (now) return void (moving = now);
+    if (errors.exhausted) throw lostContact(deps.region, inFlight, moving, errors.describe());
+    deps.log(`could not look at ${moving.join(", ")} (${errors.describe()}); looking again in ${wait.pollMs / 1000} s`);
+  };
+  await look();
   while (moving.length > 0 && deps.clock.now() < deadline && !deps.signal?.aborted) {
     deps.log(`waiting for ${moving.join(", ")} to end`);
     await deps.clock.sleep(wait.pollMs);
-    moving = await stillMoving(deps, inFlight);
+    await look();
   }
   return moving;
+}
+
+/** The wait gave up on AWS: what goes on there without us, and how to watch it. */
+function lostContact(region: string, inFlight: InFlight, moving: readonly string[], errors: string): CliError {
+  const watch = [
+    ...inFlight.deployments.map((d) => `aws deploy get-deployment --region ${region} --deployment-id ${d.id} --query deploymentInfo.status`),
+    ...inFlight.refreshes.map((r) => watchRefreshCommand(r.group, r.id, region)),
+  ];
+  return new CliError(
+    `lost contact with AWS while waiting for ${moving.join(", ")} to end (${errors}): the stop goes on in AWS, and nothing was destroyed; ` +
+      `watch it with ${watch.join("; ")}`,
+    EXIT.needsAttention,
+  );
 }
 
 async function stillMoving(deps: StopDeps, inFlight: InFlight): Promise<string[]> {

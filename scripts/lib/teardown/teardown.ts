@@ -9,9 +9,11 @@
  *    except the lock object, which lives there;
  * 5. `cdktf destroy webfleet-<env> --auto-approve` with this lock's id in
  *    `TF_VAR_release_lock_id`. The first pass removes everything but the revision bucket, which
- *    still holds the lock object; the object is then given back (the SSM mirror stays: see
- *    TeardownLock), the bucket emptied, and a second pass removes the bucket. So the lock guards
- *    the environment through the long part, and no Terraform state is edited by hand;
+ *    still holds the lock object; when that (S3's BucketNotEmpty on this bucket) is its only
+ *    error, the object is given back (the SSM mirror stays: see TeardownLock), the bucket
+ *    emptied, and a second pass removes the bucket. Any other error stops the teardown there
+ *    with that error. So the lock guards the environment through the long part, and no
+ *    Terraform state is edited by hand;
  * 6. with --include-amis: the environment's AMIs and snapshots (the prune module, keep 0, no
  *    age; never one an instance of another fleet uses);
  * 7. SSM parameters under /webfleet/<env>/ that Terraform does not manage (previous-color, ...);
@@ -38,13 +40,13 @@ import { DeleteParametersCommand, paginateGetParametersByPath, type SSMClient } 
 import type { STSClient } from "@aws-sdk/client-sts";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../../../config/load";
+import { listEnvironments, loadEnvironment, loadEnvironments, type EnvironmentConfig } from "../../../config/load";
 import { COLORS, LOCK_ID_VARIABLE, releaseParameters, resourcePrefix, stackName } from "../../../modules/names";
 import { readEnvironmentState, type EnvironmentState, type HeldLock, type LockInfo } from "../aws/environment";
 import { errorName } from "../aws/errors";
 import { requireAwsCredentials } from "../aws/credentials";
 import { retrying } from "../aws/retry";
-import { CliError, EXIT, type ExitCode } from "../cli/errors";
+import { CliError, EXIT, invalid, type ExitCode } from "../cli/errors";
 import type { Defer } from "../cli/interrupts";
 import type { Log } from "../cli/output";
 import { Preflight } from "../cli/preflight";
@@ -142,6 +144,22 @@ export function confirmationReason(env: EnvironmentConfig): string | undefined {
   return undefined;
 }
 
+/**
+ * `--env` is a name, never a path: `--env ../etc/passwd` would otherwise send the config loader
+ * looking for etc/passwd.yaml (and `../config/dev` would read dev's file under another name).
+ * Refused with the value as typed, before any file is looked for. The loader's own rule
+ * (config/load.ts) then decides what a valid name is.
+ */
+export function checkEnvName(name: string, configDir?: string): void {
+  if (/^[A-Za-z0-9-]+$/.test(name)) return;
+  const known = listEnvironments(configDir);
+  throw invalid(
+    "--env",
+    name,
+    `not an environment name: give the name of a file in config/ without .yaml (letters, digits and -)${known.length ? `, one of ${known.join(", ")}` : ""}`,
+  );
+}
+
 /** `--confirm` must repeat the environment's name; prod and protected environments need it. */
 export function checkConfirmation(env: EnvironmentConfig, confirm: string | undefined): void {
   if (confirm !== undefined && confirm !== env.name) {
@@ -211,6 +229,8 @@ class Teardown {
 
   async check(): Promise<Found | undefined> {
     await this.pre.check(() => requireConfirmation(this.env, this.o.confirm));
+    // Before anything changes: the AMIs another environment uses are known only from its file.
+    if (this.o.includeAmis) await this.pre.check(() => this.otherEnvironments());
     await this.pre.check(() => {
       if (!existsSync(this.cdktf)) throw new CliError(`cdktf CLI not found at ${this.cdktf}: run \`npm ci\``);
     });
@@ -387,7 +407,10 @@ class Teardown {
       await this.state(this.step(8));
     } catch (e) {
       const interrupted = e instanceof CliError && e.exitCode === EXIT.interrupted;
-      this.step(current).problems.push(interrupted ? "interrupted here" : `${errorName(e) || "error"}: ${e instanceof Error ? e.message : String(e)}`);
+      // A CliError is already one line for people; an AWS error is named, as AWS named it.
+      this.step(current).problems.push(
+        interrupted ? "interrupted here" : e instanceof CliError ? e.message : `${errorName(e) || "error"}: ${e instanceof Error ? e.message : String(e)}`,
+      );
       if (!interrupted && !(e instanceof CliError) && !isAwsError(e)) throw e;
       this.stoppedAt(current, interrupted);
     } finally {
@@ -481,28 +504,39 @@ class Teardown {
     return formatCommand("cdktf", ["destroy", this.stack, "--auto-approve"]);
   }
 
-  private async runDestroy(): Promise<number> {
+  /** One `cdktf destroy` pass: its output goes to the log as it comes, and its Terraform errors are read. */
+  private async runDestroy(): Promise<{ exitCode: number; errors: string[] }> {
     const id = this.lock?.id;
     this.deps.log(`${this.destroyCommand()}${id ? ` with TF_VAR_${LOCK_ID_VARIABLE} (this teardown's lock)` : ""}`);
     this.changed = true;
+    const lines: string[] = [];
+    const show = (line: string) => {
+      lines.push(line);
+      this.deps.log(line);
+    };
     const result = await this.deps.runner.run(this.cdktf, ["destroy", this.stack, "--auto-approve"], {
       cwd: this.repoRoot,
       env: { CHECKPOINT_DISABLE: "1", ...(id ? { [`TF_VAR_${LOCK_ID_VARIABLE}`]: id } : {}) },
-      stdio: "inherit",
+      // Piped, not inherited: which error stopped the first pass decides whether a second one runs.
+      // --auto-approve asks nothing, so no terminal is needed.
+      stdio: "pipe",
+      onStdoutLine: show,
+      onStderrLine: show,
       signal: this.deps.signal,
     });
-    return result.exitCode;
+    const output = lines.length ? lines.join("\n") : `${result.stdout}\n${result.stderr}`;
+    return { exitCode: result.exitCode, errors: terraformErrors(output) };
   }
 
   /** Step 5; false when the stack is not (all) gone: the later steps would remove what it still uses. */
   private async destroy(found: Found): Promise<boolean> {
     const s = this.step(5);
     const interrupted = (code: number) => code === 130 || this.deps.signal?.aborted === true;
-    let code = await this.runDestroy();
-    if (code !== 0 && !interrupted(code) && this.lock?.state === "held" && found.lockBucket) {
-      s.lines.push(`first pass: exit ${code}, expected while the revision bucket holds the lock object (the second pass tries anything else again)`);
+    let { exitCode: code, errors } = await this.runDestroy();
+    if (code !== 0 && !interrupted(code) && this.lock?.state === "held" && found.lockBucket && onlyBucketNotEmpty(errors, found.lockBucket)) {
+      s.lines.push(`first pass: stopped at s3://${found.lockBucket}, which still holds the lock object (BucketNotEmpty), as expected`);
       this.deps.log(
-        `the first pass stops at the revision bucket, which still holds this teardown's lock object: giving the object back (the SSM mirror stays), emptying the bucket, destroying again`,
+        `that BucketNotEmpty error is expected: the revision bucket still holds this teardown's lock object. Giving the object back (the SSM mirror stays), emptying the bucket, destroying again`,
       );
       const warning = await this.lock.handOver();
       if (warning) s.lines.push(`! ${warning}`);
@@ -513,12 +547,13 @@ class Teardown {
         return false;
       }
       this.checkInterrupt();
-      code = await this.runDestroy();
+      ({ exitCode: code, errors } = await this.runDestroy());
     }
     if (code !== 0) {
       if (interrupted(code)) throw this.deps.signal?.reason ?? new CliError("interrupted", EXIT.interrupted);
+      const said = errors.length ? `: ${errors.join("; ")}` : "";
       s.problems.push(
-        `cdktf destroy ${this.stack} failed (exit ${code}): Terraform's output above says what it could not destroy; what it did destroy is gone, the rest is still in the state`,
+        `cdktf destroy ${this.stack} failed (exit ${code})${said}; Terraform's output above says what it could not destroy; what it did destroy is gone, the rest is still in the state`,
       );
       this.stoppedAt(5);
       return false;
@@ -541,6 +576,25 @@ class Teardown {
     return true;
   }
 
+  /**
+   * The other environments, whose AMI parameters and pinned ids step 6 must not touch. A broken
+   * file hides what it refers to, so it refuses the AMI step (as it refuses ami:prune), naming
+   * the file: a {@link CliError}, exit 2.
+   */
+  private otherEnvironments(): EnvironmentConfig[] {
+    const { loaded, broken } = loadEnvironments(this.deps.configDir);
+    if (broken.length > 0) {
+      const one = broken.length === 1;
+      throw new CliError(
+        `--include-amis: the environment file${one ? "" : "s"} of ${broken.map((b) => b.name).join(", ")} ${one ? "is" : "are"} broken, so the AMIs ` +
+          `${one ? "it refers" : "they refer"} to are not known and would not be kept: ${broken.flatMap((b) => b.errors).join("; ")}. ` +
+          `Fix ${one ? "it" : "them"}, or run without --include-amis; nothing was deleted`,
+        EXIT.refused,
+      );
+    }
+    return loaded.filter((e) => e.name !== this.env.name);
+  }
+
   /** Step 6: reads, and (real run) deletes. */
   private async images(s: StepReport, found: Found): Promise<void> {
     if (!this.o.includeAmis) {
@@ -550,7 +604,14 @@ class Teardown {
     }
     // Keep 0, no age: every AMI of the environment, but never one another fleet, an instance or
     // another environment's parameter still uses. This environment's own fleets are destroyed first.
-    const others = loadEnvironments(this.deps.configDir).loaded.filter((e) => e.name !== this.env.name);
+    let others: EnvironmentConfig[];
+    try {
+      others = this.otherEnvironments();
+    } catch (e) {
+      // The dry run has it as its blocker already, and shows the other steps.
+      if (!this.dryRun || !(e instanceof CliError)) throw e;
+      return void (s.skipped = "a real run is refused before it starts: an environment file is broken (below)");
+    }
     const { parameters, pinned } = configReferences(others, this.env.region);
     const policy: PrunePolicy = { keep: 0, parameters, pinned, destroyedFirst: found.groups };
     const plan = await planPrune(this.deps, this.env.name, this.env.region, policy, this.deps.clock.now());
@@ -633,6 +694,30 @@ class Teardown {
   }
 }
 
+/**
+ * The summaries of the errors in Terraform's output (`deleting S3 Bucket (b): operation error S3:
+ * DeleteBucket, ... api error BucketNotEmpty: ...`), read through cdktf's stack prefix,
+ * Terraform's diagnostic box and colours. Terraform never wraps a summary (it holds a provider's
+ * Go error as it is), so each is one line. cdktf's own closing line ("Invoking Terraform CLI
+ * failed with exit code 1") is not one of them.
+ */
+export function terraformErrors(output: string): string[] {
+  const plain = output.replace(/\u001b\[[0-9;]*[A-Za-z]/g, "");
+  return plain
+    .split("\n")
+    .map((raw) => /(?:^|[\s│])Error: (.*)$/.exec(raw)?.[1].trim())
+    .filter((e): e is string => !!e && !/^Invoking Terraform CLI failed/.test(e));
+}
+
+/**
+ * The first destroy pass ended the way it is expected to, and only that way: every error is S3
+ * refusing to delete the bucket that still holds the lock object (the AWS provider's "deleting
+ * S3 Bucket (<name>): ... api error BucketNotEmpty"). Anything else is a real failure.
+ */
+export function onlyBucketNotEmpty(errors: readonly string[], bucket: string): boolean {
+  return errors.length > 0 && errors.every((e) => /\bBucketNotEmpty\b/.test(e) && e.includes(bucket));
+}
+
 /** An error AWS answered (it has HTTP metadata): reported per step, not a bug. */
 function isAwsError(e: unknown): boolean {
   return typeof e === "object" && e !== null && "$metadata" in e;
@@ -640,6 +725,7 @@ function isAwsError(e: unknown): boolean {
 
 /** `npm run teardown`: check → plan (dry run) or act → report. */
 export async function teardownCommand(deps: TeardownDeps, o: TeardownOptions): Promise<TeardownResult> {
+  checkEnvName(o.env, deps.configDir);
   const env = loadEnvironment(o.env, deps.configDir);
   checkConfirmation(env, o.confirm);
   const pre = new Preflight(!o.apply);

@@ -36,6 +36,9 @@ interface World {
   refreshes: Map<string, InstanceRefresh[]>;
   /** Per refresh id: the states its polls go through (the last one repeats). */
   progress: Map<string, InstanceRefresh[]>;
+  /** What the next polls of a refresh throw, in order (null: answer); then `pollErrorForever`, if set. */
+  pollErrors: Array<Error | null>;
+  pollErrorForever?: Error;
   clock: number;
 }
 
@@ -101,7 +104,7 @@ function deps(overrides: Partial<DeployDeps> = {}): DeployDeps {
 const options = (o: Partial<DeployOptions> = {}): DeployOptions => ({ env: "dev", skipAmi: false, dryRun: false, autoApprove: false, pollSeconds: 10, ...o });
 
 beforeEach(() => {
-  world = { params: new Map(), refreshes: new Map(), progress: new Map(), clock: T0 };
+  world = { params: new Map(), refreshes: new Map(), progress: new Map(), pollErrors: [], clock: T0 };
   ssmMock.reset();
   stsMock.reset();
   asMock.reset();
@@ -121,6 +124,8 @@ beforeEach(() => {
   asMock.on(DescribeInstanceRefreshesCommand).callsFake(async (input: { AutoScalingGroupName: string; InstanceRefreshIds?: string[] }) => {
     const id = input.InstanceRefreshIds?.[0];
     if (id) {
+      const error = world.pollErrors.length ? world.pollErrors.shift() : world.pollErrorForever;
+      if (error) throw error;
       const states = world.progress.get(id) ?? [];
       const state = states.length > 1 ? states.shift()! : states[0];
       return { InstanceRefreshes: state ? [state] : [] };
@@ -486,5 +491,89 @@ describe("a refresh's progress", () => {
     );
     // 5 minutes of polls every 30 s, the same state all along: a line at 0, 2 and 4 minutes
     expect(logged.filter((l) => l === `blue (${BLUE_ASG}): InProgress 10%`)).toHaveLength(3);
+  });
+});
+
+/** An error as the SDK throws it once its own retries are spent. */
+function awsError(name: string, message: string, status: number, throttling = false): Error {
+  return Object.assign(new Error(message), { name, $metadata: { httpStatusCode: status }, ...(throttling ? { $retryable: { throttling: true } } : {}) });
+}
+const throttled = () => awsError("ThrottlingException", "Rate exceeded", 400, true);
+const netDown = () => Object.assign(new Error("read ECONNRESET"), { name: "Error", code: "ECONNRESET" });
+
+describe("waiting for a refresh through AWS errors the SDK gave up on", () => {
+  const watched: WatchedRefresh[] = [{ label: "green", groupName: GREEN_ASG, refreshId: "r1" }];
+  const wait = () =>
+    waitForRefreshes(
+      {
+        autoScaling: new AutoScalingClient({ region: "us-east-1" }),
+        log: (l) => logged.push(l),
+        sleep: async (ms) => void (world.clock += ms),
+        now: () => world.clock,
+      },
+      watched,
+      { pollSeconds: 15, timeoutMinutes: 60 },
+    );
+  const polls = () => asMock.commandCalls(DescribeInstanceRefreshesCommand).length;
+
+  it("GIVEN a few throttling and network errors in a row THEN it keeps polling, says so, and follows the refresh to its end", async () => {
+    world.progress.set("r1", [refresh("r1", "InProgress", { PercentageComplete: 50 }), refresh("r1", "Successful", { PercentageComplete: 100 })]);
+    world.pollErrors = [null, throttled(), throttled(), netDown()];
+    const [outcome] = await wait();
+    expect(outcome).toMatchObject({ status: "Successful", ok: true });
+    expect(polls()).toBe(5);
+    expect(logged).toEqual([
+      `green (${GREEN_ASG}): InProgress 50%`,
+      `green (${GREEN_ASG}): could not read the refresh (1 AWS error in a row, last: ThrottlingException (Rate exceeded)); looking again in 15 s`,
+      `green (${GREEN_ASG}): could not read the refresh (2 AWS errors in a row, last: ThrottlingException (Rate exceeded)); looking again in 15 s`,
+      `green (${GREEN_ASG}): could not read the refresh (3 AWS errors in a row, last: Error (read ECONNRESET)); looking again in 15 s`,
+      `green (${GREEN_ASG}): Successful 100%`,
+    ]);
+  });
+
+  it("GIVEN errors that come and go THEN only errors in a row count: nine, an answer, nine more, and it still follows the refresh", async () => {
+    world.progress.set("r1", [
+      refresh("r1", "InProgress", { PercentageComplete: 50 }),
+      refresh("r1", "InProgress", { PercentageComplete: 70 }),
+      refresh("r1", "Successful"),
+    ]);
+    world.pollErrors = [null, ...Array.from({ length: 9 }, throttled), null, ...Array.from({ length: 9 }, throttled)];
+    const [outcome] = await wait();
+    expect(outcome).toMatchObject({ status: "Successful", ok: true });
+  });
+
+  it("GIVEN throttling that never ends THEN after ten errors in a row it stops waiting, saying the refresh goes on in AWS and how to watch it", async () => {
+    world.progress.set("r1", [refresh("r1", "InProgress", { PercentageComplete: 30 })]);
+    world.pollErrors = [null];
+    world.pollErrorForever = throttled();
+    const [outcome] = await wait();
+    expect(polls()).toBe(11);
+    expect(outcome).toEqual({
+      ...watched[0],
+      status: "LostContact",
+      percentage: 30,
+      ok: false,
+      reason:
+        "stopped waiting: lost contact with Auto Scaling (10 AWS errors in a row, last: ThrottlingException (Rate exceeded)) while InProgress; the refresh goes on in AWS: " +
+        `watch it with aws autoscaling describe-instance-refreshes --auto-scaling-group-name ${GREEN_ASG} --instance-refresh-ids r1 --region us-east-1 (or the EC2 console: Auto Scaling groups, ${GREEN_ASG}, Instance refresh)`,
+    });
+  });
+
+  it("GIVEN an error that is not transient (access denied) THEN it is thrown at once: waiting would not change it", async () => {
+    world.progress.set("r1", [refresh("r1", "InProgress")]);
+    world.pollErrors = [awsError("AccessDenied", "User is not authorized to perform: autoscaling:DescribeInstanceRefreshes", 403)];
+    await expect(wait()).rejects.toThrow("User is not authorized");
+    expect(polls()).toBe(1);
+  });
+
+  it("GIVEN npm run deploy loses contact with Auto Scaling THEN its summary fails the refresh with how to watch it, and the deploy is not ok", async () => {
+    givenDeployedStack("blue");
+    deployStartsRefresh(GREEN_ASG, "r1", [{ Status: "InProgress", PercentageComplete: 20 }]);
+    world.pollErrorForever = netDown();
+    const result = await deployCommand(deps(), options());
+    expect(result.ok).toBe(false);
+    const summary = formatDeployResult(result).join("\n");
+    expect(summary).toContain(`FAILED: green ${GREEN_ASG} instance refresh r1: LostContact (stopped waiting: lost contact with Auto Scaling`);
+    expect(summary).toContain("the refresh goes on in AWS: watch it with aws autoscaling describe-instance-refreshes");
   });
 });

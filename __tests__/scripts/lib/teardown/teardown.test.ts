@@ -4,15 +4,26 @@
  * owns, refuses at plan time while someone else holds the lock mirror, and stops at a revision
  * bucket that is not empty (it has no force_destroy), as Terraform does.
  */
+import { GetDeploymentCommand } from "@aws-sdk/client-codedeploy";
 import { ListBucketsCommand } from "@aws-sdk/client-s3";
 import { GetCallerIdentityCommand } from "@aws-sdk/client-sts";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { LockInfo } from "../../../../scripts/lib/aws/environment";
+import { executeCommand } from "../../../../scripts/lib/cli/command";
 import { CliError, EXIT } from "../../../../scripts/lib/cli/errors";
 import { Interrupt } from "../../../../scripts/lib/cli/interrupts";
 import { LOCK_KEY } from "../../../../scripts/lib/release/lock";
-import { formatTeardownResult, teardownCommand, type TeardownDeps, type TeardownOptions, type TeardownResult } from "../../../../scripts/lib/teardown/teardown";
+import {
+  formatTeardownResult,
+  onlyBucketNotEmpty,
+  teardownCommand,
+  terraformErrors,
+  type TeardownDeps,
+  type TeardownOptions,
+  type TeardownResult,
+} from "../../../../scripts/lib/teardown/teardown";
+import { command as teardown } from "../../../../scripts/teardown";
 import { FakeClock, STACK } from "../../../helpers/aws-fakes";
 import { awsError, FakeAccount } from "../../../helpers/fake-account";
 import { FakeRunner, removeTempDirs, tempDir, type FakeCall } from "../../../helpers/fake-packer";
@@ -102,19 +113,32 @@ interface Pass {
   readonly exitCode: number;
 }
 
+/** A Terraform error as cdktf prints it: its stack's prefix, Terraform's diagnostic box, colour. */
+export function terraformError(summary: string, ...detail: string[]): string[] {
+  const box = (l: string) => `webfleet-dev  │ ${l}`;
+  return ["webfleet-dev  ╷", box(`\u001b[31mError: \u001b[0m\u001b[1m${summary}\u001b[0m`), box(""), ...detail.map(box), "webfleet-dev  ╵"];
+}
+const bucketNotEmpty = (bucket: string) =>
+  terraformError(
+    `deleting S3 Bucket (${bucket}): operation error S3: DeleteBucket, https response error StatusCode: 409, RequestID: 7Q2, HostID: x9=, api error BucketNotEmpty: The bucket you tried to delete is not empty. You must delete all versions in the bucket.`,
+  );
+const CDKTF_FAILED = "Invoking Terraform CLI failed with exit code 1";
+
 /**
  * `cdktf destroy webfleet-dev`, as Terraform would run it: refused at plan time while the mirror
  * names someone else; removes what the stack owns; stops at a load balancer with deletion
- * protection, and at a revision bucket that is not empty.
+ * protection, and at a revision bucket that is not empty, saying so in its output (`say`).
  */
-function fakeDestroy(a: FakeAccount, passes: Pass[]) {
+function fakeDestroy(a: FakeAccount, passes: Pass[], say: (lines: string[]) => void = () => undefined) {
   return (call: FakeCall): number => {
     const lockId = call.options.env?.TF_VAR_release_lock_id;
     const mirror = a.params.get(MIRROR);
     const mirrorId = mirror ? (JSON.parse(mirror) as LockInfo).id : undefined;
     let exitCode = 0;
-    if (mirrorId && mirrorId !== lockId) exitCode = 1;
-    else {
+    if (mirrorId && mirrorId !== lockId) {
+      exitCode = 1;
+      say(terraformError("Resource precondition failed", `the release lock of dev is held by ${mirrorId}`));
+    } else {
       for (const name of ["webfleet-dev-blue", "webfleet-dev-green"]) {
         a.groups.delete(name);
         a.refreshes.delete(name);
@@ -123,12 +147,22 @@ function fakeDestroy(a: FakeAccount, passes: Pass[]) {
       a.templates.clear();
       a.applications.delete("webfleet-dev");
       for (const p of TERRAFORM_PARAMETERS) a.params.delete(p);
-      if (a.loadBalancers.get("webfleet-dev")?.deletionProtection) exitCode = 1;
-      else a.loadBalancers.delete("webfleet-dev");
+      const lb = a.loadBalancers.get("webfleet-dev");
+      if (lb?.deletionProtection) {
+        exitCode = 1;
+        say(
+          terraformError(
+            `deleting ELBv2 Load Balancer (${lb.arn}): operation error Elastic Load Balancing v2: DeleteLoadBalancer, https response error StatusCode: 400, RequestID: 5e1, OperationNotPermitted: Load balancer '${lb.arn}' cannot be deleted because deletion protection is enabled`,
+          ),
+        );
+      } else a.loadBalancers.delete("webfleet-dev");
       const bucket = a.buckets.get(REVISIONS);
-      if (bucket && bucket.versions.length > 0) exitCode = 1;
-      else a.buckets.delete(REVISIONS);
+      if (bucket && bucket.versions.length > 0) {
+        exitCode = 1;
+        say(bucketNotEmpty(REVISIONS));
+      } else a.buckets.delete(REVISIONS);
     }
+    if (exitCode) say([CDKTF_FAILED]);
     passes.push({ lockId, mirrorId, exitCode });
     a.changes.push(`cdktf destroy (exit ${exitCode})`);
     return exitCode;
@@ -141,13 +175,26 @@ interface World {
   readonly passes: Pass[];
   readonly logged: string[];
   readonly deferred: Array<() => unknown>;
+  /** Adds lines to what the running `cdktf` prints. */
+  readonly say: (lines: string[]) => void;
 }
 
 function world(a: FakeAccount): World {
   const runner = new FakeRunner();
   const passes: Pass[] = [];
-  runner.cdktf = fakeDestroy(a, passes);
-  return { a, runner, passes, logged: [], deferred: [] };
+  // What the fake cdktf prints, handed line by line to the caller's callbacks, as the real runner does.
+  let printed: string[] = [];
+  const say = (lines: string[]) => void printed.push(...lines);
+  runner.cdktf = fakeDestroy(a, passes, say);
+  const run = runner.run.bind(runner);
+  runner.run = async (program, args, options = {}) => {
+    printed = [];
+    const result = await run(program, args, options);
+    if (!program.endsWith("cdktf")) return result;
+    for (const line of printed) options.onStdoutLine?.(line);
+    return { ...result, stdout: printed.join("\n") };
+  };
+  return { a, runner, passes, logged: [], deferred: [], say };
 }
 
 function deps(w: World, o: Partial<TeardownDeps> = {}): TeardownDeps {
@@ -220,16 +267,21 @@ describe("npm run teardown -- --apply", () => {
       ["destroy", "webfleet-dev", "--auto-approve"],
       ["destroy", "webfleet-dev", "--auto-approve"],
     ]);
-    expect(calls[0].options).toMatchObject({ cwd: "/repo", stdio: "inherit", env: { CHECKPOINT_DISABLE: "1", TF_VAR_release_lock_id: "lock-teardown-1" } });
+    expect(calls[0].options).toMatchObject({ cwd: "/repo", stdio: "pipe", env: { CHECKPOINT_DISABLE: "1", TF_VAR_release_lock_id: "lock-teardown-1" } });
     expect(w.passes).toEqual([
       { lockId: "lock-teardown-1", mirrorId: "lock-teardown-1", exitCode: 1 },
       { lockId: "lock-teardown-1", mirrorId: "lock-teardown-1", exitCode: 0 },
     ]);
     expect(step(r, 1).lines[0]).toBe(`took s3://${REVISIONS}/${LOCK_KEY} (id lock-teardown-1), mirrored to ${MIRROR}`);
     expect(step(r, 5).lines).toEqual([
-      "first pass: exit 1, expected while the revision bucket holds the lock object (the second pass tries anything else again)",
+      `first pass: stopped at s3://${REVISIONS}, which still holds the lock object (BucketNotEmpty), as expected`,
       "destroyed webfleet-dev",
     ]);
+    // Terraform's output reaches the log as it comes, and the expected error is said to be expected.
+    expect(w.logged).toContain(`webfleet-dev  │ \u001b[31mError: \u001b[0m\u001b[1m${bucketNotEmpty(REVISIONS)[1].split("\u001b[1m")[1]}`);
+    expect(w.logged).toContain(
+      "that BucketNotEmpty error is expected: the revision bucket still holds this teardown's lock object. Giving the object back (the SSM mirror stays), emptying the bucket, destroying again",
+    );
     expect(w.a.params.has(MIRROR)).toBe(false);
     expect(w.a.buckets.has(REVISIONS)).toBe(false);
     expect(r.notes).toContain("gave back the release lock of dev");
@@ -370,6 +422,135 @@ describe("what is in flight", () => {
   });
 });
 
+describe("waiting for what was stopped, through AWS errors the SDK gave up on", () => {
+  const throttled = () => Object.assign(awsError("ThrottlingException", "Rate exceeded"), { $retryable: { throttling: true } });
+  /** GetDeployment as the fake account answers it, but throwing `errors` (then forever `forever`) once d-1 is being stopped. */
+  function throttleTheStop(w: World, errors: number, forever?: Error) {
+    let left = errors;
+    w.a.mocks.codedeploy.on(GetDeploymentCommand).callsFake((input: { deploymentId: string }) => {
+      const d = w.a.deployments.get(input.deploymentId)!;
+      if (d.stopRequested) {
+        if (left > 0) {
+          left--;
+          throw throttled();
+        }
+        if (forever) throw forever;
+        d.status = "Stopped";
+      }
+      return { deploymentInfo: { deploymentId: d.id, status: d.status, applicationName: d.app, deploymentGroupName: d.group } };
+    });
+  }
+
+  it("GIVEN a few throttling errors in a row THEN it says so, keeps looking, and goes on to the destroy once the stop has ended", async () => {
+    const w = world(deployedDev());
+    throttleTheStop(w, 3);
+    const r = await teardownCommand(deps(w), options());
+    expect(w.logged.filter((l) => l.startsWith("could not look at"))).toEqual([
+      "could not look at deployment d-1 (InProgress), instance refresh r-green-1 of webfleet-dev-green (InProgress) (1 AWS error in a row, last: ThrottlingException (Rate exceeded)); looking again in 5 s",
+      "could not look at deployment d-1 (InProgress), instance refresh r-green-1 of webfleet-dev-green (InProgress) (2 AWS errors in a row, last: ThrottlingException (Rate exceeded)); looking again in 5 s",
+      "could not look at deployment d-1 (InProgress), instance refresh r-green-1 of webfleet-dev-green (InProgress) (3 AWS errors in a row, last: ThrottlingException (Rate exceeded)); looking again in 5 s",
+    ]);
+    expect(step(r, 2).problems).toEqual([]);
+    expect(w.runner.callsOf("cdktf")).toHaveLength(2);
+    expect(r.exitCode).toBe(EXIT.ok);
+  });
+
+  it("GIVEN throttling that never ends THEN after ten in a row it stops before the destroy, saying the stop goes on in AWS and how to watch it, and gives the lock back", async () => {
+    const w = world(deployedDev());
+    throttleTheStop(w, 0, throttled());
+    const r = await teardownCommand(deps(w, { stopWait: { timeoutMs: 600_000, pollMs: 5_000 } }), options());
+    expect(w.a.mocks.codedeploy.commandCalls(GetDeploymentCommand).length).toBe(1 + 10); // the look before the stop, then ten failed ones
+    expect(step(r, 2).problems).toEqual([
+      "lost contact with AWS while waiting for deployment d-1 (InProgress), instance refresh r-green-1 of webfleet-dev-green (InProgress) to end " +
+        "(10 AWS errors in a row, last: ThrottlingException (Rate exceeded)): the stop goes on in AWS, and nothing was destroyed; " +
+        "watch it with aws deploy get-deployment --region us-east-1 --deployment-id d-1 --query deploymentInfo.status; " +
+        "aws autoscaling describe-instance-refreshes --auto-scaling-group-name webfleet-dev-green --instance-refresh-ids r-green-1 --region us-east-1 " +
+        "(or the EC2 console: Auto Scaling groups, webfleet-dev-green, Instance refresh)",
+    ]);
+    expect(w.runner.callsOf("cdktf")).toEqual([]);
+    expect(step(r, 5).skipped).toBe("not run: the teardown stopped at step 2");
+    expect(w.a.params.has(MIRROR)).toBe(false);
+    expect(r.notes[0]).toMatch(
+      /^stopped at step 2 \(stop in-flight deployments and instance refreshes\); what was done stays done: run npm run teardown -- --env dev --apply again/,
+    );
+    expect(r.exitCode).toBe(EXIT.needsAttention);
+  });
+
+  it("GIVEN an error that is not transient while waiting (access denied) THEN it stops at once, naming it", async () => {
+    const w = world(deployedDev());
+    throttleTheStop(w, 0, awsError("AccessDeniedException", "not authorized to perform codedeploy:GetDeployment", 403));
+    const r = await teardownCommand(deps(w), options());
+    expect(w.a.mocks.codedeploy.commandCalls(GetDeploymentCommand).length).toBe(2);
+    expect(step(r, 2).problems).toEqual(["AccessDeniedException: not authorized to perform codedeploy:GetDeployment"]);
+    expect(w.runner.callsOf("cdktf")).toEqual([]);
+  });
+});
+
+describe("the destroy's first pass", () => {
+  const ACCESS_DENIED =
+    "deleting IAM Role (webfleet-dev-instance): operation error IAM: DeleteRole, https response error StatusCode: 403, RequestID: 9f1, api error AccessDenied: User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:DeleteRole";
+
+  it("GIVEN a real failure (access denied) THEN it is not retried: the teardown stops at step 5 with that error, never calls it expected, and gives the whole lock back", async () => {
+    const w = world(deployedDev());
+    w.runner.cdktf = () => (w.say([...terraformError(ACCESS_DENIED), CDKTF_FAILED]), 1);
+    const r = await teardownCommand(deps(w), options());
+    expect(w.runner.callsOf("cdktf")).toHaveLength(1);
+    expect(step(r, 5).lines).toEqual([]);
+    expect(step(r, 5).problems).toEqual([expect.stringContaining(`failed (exit 1): ${ACCESS_DENIED}; Terraform's output above`)]);
+    expect(w.logged.some((l) => /expected/.test(l))).toBe(false);
+    // The lock was still whole (object and mirror): both are given back, nothing else of the bucket was touched.
+    expect(w.a.current(REVISIONS, LOCK_KEY)).toBeUndefined();
+    expect(w.a.params.has(MIRROR)).toBe(false);
+    expect(w.a.changes.filter((c) => c.startsWith(`DeleteObjectVersion ${REVISIONS}/${LOCK_KEY}`))).toEqual([]);
+    expect(r.notes).toContain("gave back the release lock of dev");
+    expect(r.exitCode).toBe(EXIT.needsAttention);
+  });
+
+  it("GIVEN the expected BucketNotEmpty and another error together THEN it is not retried either, and both are reported", async () => {
+    const w = world(deployedDev());
+    w.runner.cdktf = () => (w.say([...bucketNotEmpty(REVISIONS), ...terraformError(ACCESS_DENIED), CDKTF_FAILED]), 1);
+    const r = await teardownCommand(deps(w), options());
+    expect(w.runner.callsOf("cdktf")).toHaveLength(1);
+    expect(step(r, 5).problems[0]).toContain("api error BucketNotEmpty");
+    expect(step(r, 5).problems[0]).toContain(ACCESS_DENIED);
+  });
+
+  it("GIVEN a failure with no Terraform error in the output (cdktf itself failed) THEN it is not retried", async () => {
+    const w = world(deployedDev());
+    w.runner.cdktf = () => (w.say(["Error: Could not find cdktf.json", CDKTF_FAILED]), 1);
+    const r = await teardownCommand(deps(w), options());
+    expect(w.runner.callsOf("cdktf")).toHaveLength(1);
+    expect(step(r, 5).problems[0]).toMatch(/^cdktf destroy webfleet-dev failed \(exit 1\): Could not find cdktf\.json; /);
+  });
+
+  describe("reading Terraform's errors", () => {
+    it("reads each error's summary through cdktf's prefix, the diagnostic box and colours, and leaves out cdktf's closing line", () => {
+      expect(
+        terraformErrors(
+          [...bucketNotEmpty("b-1"), "webfleet-dev  some progress", ...terraformError(ACCESS_DENIED, "with aws_iam_role.x"), CDKTF_FAILED].join("\n"),
+        ),
+      ).toEqual([expect.stringMatching(/^deleting S3 Bucket \(b-1\): .*api error BucketNotEmpty: /), ACCESS_DENIED]);
+    });
+
+    it("reads a summary without the box (no colour, plain output), and not its detail", () => {
+      expect(terraformErrors("Error: deleting S3 Bucket (b-1): api error BucketNotEmpty: not empty\n\n  with aws_s3_bucket.revisions,\n")).toEqual([
+        "deleting S3 Bucket (b-1): api error BucketNotEmpty: not empty",
+      ]);
+    });
+
+    const cases: [name: string, errors: string[], expected: boolean][] = [
+      ["only BucketNotEmpty on the lock's bucket", [`deleting S3 Bucket (${REVISIONS}): api error BucketNotEmpty: x`], true],
+      ["no error at all", [], false],
+      ["BucketNotEmpty on another bucket", ["deleting S3 Bucket (someone-elses): api error BucketNotEmpty: x"], false],
+      ["another error beside it", [`deleting S3 Bucket (${REVISIONS}): api error BucketNotEmpty: x`, ACCESS_DENIED], false],
+      ["the bucket named in another error", [`deleting S3 Bucket (${REVISIONS}): api error AccessDenied: x`], false],
+    ];
+    test.each(cases.map(([name, errors, expected]) => ({ name, errors, expected })))("GIVEN $name THEN expected is $expected", ({ errors, expected }) => {
+      expect(onlyBucketNotEmpty(errors, REVISIONS)).toBe(expected);
+    });
+  });
+});
+
 describe("partial failures", () => {
   it("GIVEN an object of the revision bucket cannot be deleted THEN it stops before the destroy, says which, and gives the lock back", async () => {
     const a = deployedDev();
@@ -391,12 +572,17 @@ describe("partial failures", () => {
     );
   });
 
+  const ACCESS_DENIED =
+    "deleting IAM Role (webfleet-dev-instance): operation error IAM: DeleteRole, https response error StatusCode: 403, RequestID: 9f1, api error AccessDenied: User: arn:aws:iam::123456789012:user/alice is not authorized to perform: iam:DeleteRole";
+
   it("GIVEN the destroy fails THEN the later steps do not run (the state and parameters still describe what is left) and the lock is given back", async () => {
     const w = world(deployedDev());
-    w.runner.cdktf = () => 1;
+    w.runner.cdktf = () => (w.say([...terraformError(ACCESS_DENIED), CDKTF_FAILED]), 1);
     const r = await teardownCommand(deps(w), options({ includeAmis: true, includeState: true }));
-    expect(w.runner.callsOf("cdktf")).toHaveLength(2);
-    expect(step(r, 5).problems[0]).toMatch(/^cdktf destroy webfleet-dev failed \(exit 1\): Terraform's output above says what it could not destroy/);
+    expect(w.runner.callsOf("cdktf")).toHaveLength(1);
+    expect(step(r, 5).problems[0]).toBe(
+      `cdktf destroy webfleet-dev failed (exit 1): ${ACCESS_DENIED}; Terraform's output above says what it could not destroy; what it did destroy is gone, the rest is still in the state`,
+    );
     for (const n of [6, 7, 8]) expect(step(r, n).skipped).toBe("not run: the teardown stopped at step 5");
     expect(w.a.images.size).toBe(2);
     expect(w.a.params.has("/webfleet/dev/previous-color")).toBe(true);
@@ -504,6 +690,63 @@ describe("npm run teardown (dry run)", () => {
 });
 
 describe("refusals, before anything is read", () => {
+  test.each(["../etc/passwd", "dev/../dev", "/etc/passwd", "dev.yaml", ""])(
+    "GIVEN --env %j, not an environment name THEN it is refused naming the value typed, before any file is read",
+    async (env) => {
+      const w = world(deployedDev());
+      const refused = teardownCommand(deps(w), options({ env }));
+      await expect(refused).rejects.toThrow(
+        `--env '${env}': not an environment name: give the name of a file in config/ without .yaml (letters, digits and -), one of dev, prod, qa, solo, stage`,
+      );
+      await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
+      expect(w.a.changes).toEqual([]);
+    },
+  );
+
+  it("GIVEN npm run teardown -- --env ../etc/passwd THEN it exits 2 with one line naming the value typed", async () => {
+    const err = { text: "", write: (t: string) => ((err.text += t), true) };
+    const code = await executeCommand(teardown, ["--env", "../etc/passwd"], { stdout: { write: () => true }, stderr: err, exit: () => undefined });
+    expect(code).toBe(EXIT.refused);
+    expect(err.text).toMatch(
+      /^error: --env '\.\.\/etc\/passwd': not an environment name: give the name of a file in config\/ without \.yaml \(letters, digits and -\), one of [a-z, -]+\n$/,
+    );
+  });
+
+  describe("GIVEN another environment's file is broken", () => {
+    const brokenDir = tempDir("webfleet-teardown-broken-");
+    writeFileSync(join(brokenDir, "dev.yaml"), BASE + state(STATE_BUCKET));
+    writeFileSync(join(brokenDir, "qa.yaml"), "region: [us-east-1\n");
+    const brokenLine = new RegExp(
+      `^--include-amis: the environment file of qa is broken, so the AMIs it refers to are not known and would not be kept: ${join(brokenDir, "qa.yaml").replace(/[.]/g, "\\.")}: not valid YAML: .*\\. Fix it, or run without --include-amis; nothing was deleted$`,
+    );
+
+    it("WHEN --apply --include-amis THEN it is refused (exit 2) naming the file, before the lock or any change", async () => {
+      const w = world(deployedDev());
+      const refused = teardownCommand(deps(w, { configDir: brokenDir }), options({ includeAmis: true }));
+      await expect(refused).rejects.toThrow(brokenLine);
+      await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
+      expect(w.a.changes).toEqual([]);
+      expect(w.runner.callsOf("cdktf")).toEqual([]);
+      expect(w.a.images.size).toBe(2);
+    });
+
+    it("WHEN a dry run with --include-amis THEN it is the blocker, and step 6 says a real run is refused", async () => {
+      const w = world(deployedDev());
+      const r = await teardownCommand(deps(w, { configDir: brokenDir }), options({ apply: false, includeAmis: true }));
+      expect(r.blockers).toEqual([expect.stringMatching(brokenLine)]);
+      expect(step(r, 6).skipped).toBe("a real run is refused before it starts: an environment file is broken (below)");
+      expect(r.exitCode).toBe(EXIT.refused);
+      expect(w.a.changes).toEqual([]);
+    });
+
+    it("WHEN without --include-amis THEN it goes ahead: no AMI is touched, so no other file is needed", async () => {
+      const w = world(deployedDev());
+      const r = await teardownCommand(deps(w, { configDir: brokenDir }), options());
+      expect(r.exitCode).toBe(EXIT.ok);
+      expect(w.a.images.size).toBe(2);
+    });
+  });
+
   it("GIVEN an environment with no file THEN it is refused with the valid ones", async () => {
     await expect(teardownCommand(deps(world(new FakeAccount())), options({ env: "staging" }))).rejects.toThrow(
       /^unknown environment 'staging': no .*staging\.yaml; valid environments: dev, prod, qa, solo, stage$/,
