@@ -169,6 +169,13 @@ export function parseMinimumHealthy(value: string | number): MinimumHealthyHosts
 
 /** Loads config/<name>.yaml (or from `dir`). Throws {@link ConfigError} naming what is wrong. */
 export function loadEnvironment(name: string, dir = configDir()): EnvironmentConfig {
+  // A name, not a path: `--env ../config/dev` must not read a file by another name.
+  if (!ENV_NAME.test(name)) {
+    const known = listEnvironments(dir);
+    throw new ConfigError([
+      `unknown environment '${name}': an environment name is 1-16 lowercase letters, digits and hyphens (a file in ${displayPath(dir)}/ without .yaml); valid environments: ${known.length ? known.join(", ") : "(none)"}`,
+    ]);
+  }
   const file = fileOf(name, dir);
   if (!file) {
     const known = listEnvironments(dir);

@@ -437,6 +437,12 @@ describe("environment files", () => {
     expect(() => loadEnvironment("staging")).toThrow("unknown environment 'staging': no config/staging.yaml; valid environments: dev, prod");
   });
 
+  it.each(["../config/dev", "config/dev", "dev.yaml", "Dev", ""])("takes a name, not a path: refuses %j as typed", (name) => {
+    expect(() => loadEnvironment(name)).toThrow(
+      `unknown environment '${name}': an environment name is 1-16 lowercase letters, digits and hyphens (a file in config/ without .yaml); valid environments: dev, prod`,
+    );
+  });
+
   it("reports YAML syntax errors and errors of every file together", () => {
     const dir = mkdtempSync(join(tmpdir(), "webfleet-config-"));
     writeFileSync(join(dir, "a.yaml"), "region: [unclosed\n");
