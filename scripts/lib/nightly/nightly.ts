@@ -48,7 +48,7 @@ import { gitCommit, REPO_ROOT, variablesFor, type BuildOptions } from "../image/
 import { PACKAGE_MANIFEST_FILE, PACKER_DIR } from "../image/packer";
 import { amiTargets, parameterColors, publishAmi } from "../image/publish";
 import { environmentInfo, runRelease, type ReleaseDeps } from "../release/flow";
-import { acquireLock, describeHolder, lockState, type ReleaseLock } from "../release/lock";
+import { acquireLock, describeHolder, forceUnlockCommand, lockState, type ReleaseLock } from "../release/lock";
 import { parseReleaseArgs } from "../release/options";
 import { agentVersion, buildKey, newestSourceAmi, pluginVersion, treeHash, variablesHash, type BuildInputs } from "./key";
 import { bakedImages, diffPackages, keepPackageList, packageList, type BakedImage, type PackageChanges } from "./images";
@@ -72,6 +72,8 @@ export interface NightlyDeps {
   readonly deploy: DeployDeps & { readonly ec2: EC2Client };
   /** What a release runs on (the blue/green promotion). */
   readonly release: Omit<ReleaseDeps, "heldLock">;
+  /** The release itself. @default runRelease (a test gives one that ends as it needs) */
+  readonly runRelease?: typeof runRelease;
   readonly s3: S3Client;
   readonly sns: SNSClient;
   readonly log: (line: string) => void;
@@ -323,7 +325,11 @@ async function night(deps: NightlyDeps, options: NightlyOptions, at: { step: str
           return deps.release.out.write(text);
         },
       };
-      const code = await runRelease(parseReleaseArgs(args), environmentInfo(env), { ...deps.release, out, heldLock: journaled(lock, steps) });
+      const code = await (deps.runRelease ?? runRelease)(parseReleaseArgs(args), environmentInfo(env), {
+        ...deps.release,
+        out,
+        heldLock: journaled(lock, steps),
+      });
       result = {
         kind: rollout,
         result: code === EXIT.ok ? `promoted: ${amiId ?? "the new image"} serves all traffic on ${target}` : describeFailedPromotion(code, steps, failures),
@@ -342,9 +348,21 @@ async function night(deps: NightlyDeps, options: NightlyOptions, at: { step: str
       exitCode: e instanceof CliError ? (e.exitCode === EXIT.refused ? EXIT.failed : e.exitCode) : EXIT.needsAttention,
     };
   } finally {
-    at.step = "give the release lock back";
-    const warning = await lock.release();
-    if (warning) deps.log(`! ${warning}`);
+    // A promotion that left a deployment running in AWS kept the lock for it (the release said
+    // so): giving it back would let a stack deploy or another release start under it.
+    if (!lock.holder.left) {
+      at.step = "give the release lock back";
+      const warning = await lock.release();
+      if (warning) deps.log(`! ${warning}`);
+    }
+  }
+  if (lock.holder.left) {
+    result = {
+      ...result,
+      result: `${result.result}; the release lock is kept: deployment ${lock.holder.deploymentId} is still running`,
+      exitCode: EXIT.needsAttention,
+    };
+    next = `when deployment ${lock.holder.deploymentId} has ended: ${forceUnlockCommand(env.name)}`;
   }
   const amiId = deployed?.ami?.amiId;
   return {

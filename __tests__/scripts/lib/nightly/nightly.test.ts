@@ -29,7 +29,7 @@ import {
 import { executeCommand } from "../../../../scripts/lib/cli/command";
 import { command as nightlyCommand } from "../../../../scripts/nightly";
 import { variablesFor } from "../../../../scripts/lib/image/build";
-import { LOCK_KEY } from "../../../../scripts/lib/release/lock";
+import { forceUnlockCommand, LOCK_KEY } from "../../../../scripts/lib/release/lock";
 import { STACK, T0, removeRevisions } from "../../../helpers/aws-fakes";
 import { DEFAULT_AMI, FakeRunner, removeTempDirs, tempConfigDir } from "../../../helpers/fake-packer";
 import { TwinWorld } from "../../../helpers/twin-world";
@@ -570,5 +570,24 @@ describe("the report of a failed night", () => {
 describe("what changed between two package lists", () => {
   it("names the upgraded, added and removed packages", () => {
     expect(diffPackages("a 1\nb 1\nc 1\n", "a 1\nb 2\nd 1\n")).toEqual({ added: ["d"], removed: ["c"], changed: [{ name: "b", from: "1", to: "2" }] });
+  });
+});
+
+describe("a promotion that leaves a deployment running", () => {
+  it("GIVEN the release keeps the lock for a deployment it left running THEN the night does not give it back, needs attention, and says how to remove it after", async () => {
+    const n = night();
+    // The release as it ends when a deployment is left running (steps/deploy.ts): the lock kept for it.
+    const deps: NightlyDeps = {
+      ...n.deps,
+      runRelease: async (_options, _env, releaseDeps) => {
+        await releaseDeps.heldLock!.keep("d-LEFT");
+        return EXIT.interrupted;
+      },
+    };
+    const report = await runNightly(deps, { env: "dev", force: true, dryRun: false, rollout: "blue-green" });
+    expect(report.rollout.exitCode).toBe(EXIT.needsAttention);
+    expect(report.rollout.result).toContain("; the release lock is kept: deployment d-LEFT is still running");
+    expect(report.next).toBe(`when deployment d-LEFT has ended: ${forceUnlockCommand("dev")}`);
+    expect(n.world.bucket.objects.has(LOCK_KEY)).toBe(true);
   });
 });
