@@ -29,7 +29,11 @@ export const command = defineCommand({
     dryRun: option.dryRun(),
   },
   examples: ["npm run rollback -- --env dev", "npm run rollback -- --env prod --dry-run"],
-  exitCodes: { 0: "all traffic is on the previous color", 2: "refused, nothing changed: nothing up to roll back to, the lock is held, or a bad option" },
+  exitCodes: {
+    0: "all traffic is on the previous color, and the other color scaled down",
+    2: "refused, nothing changed: nothing up to roll back to, the lock is held, or a bad option",
+    3: "traffic moved, then something failed (recording it, the roles, the scale-down, or the lock was taken away): the message says what it left and what to run",
+  },
   async run({ options }, ctx) {
     const env = loadEnvironment(options.env);
     const aws = awsClientConfig(env.region);

@@ -5,8 +5,9 @@
  *
  * `checkReleaseStates` plans a synthesized stack once per release state, in ONE `terraform test`
  * (one init, one .tftest.hcl, a `run` per state), and asserts per state that the planned listener
- * weights, each group's min/max by its role, and each launch template's AMI are what the state
- * says. Terraform has no "the plan is empty" assertion, and `terraform test` plans from an empty
+ * weights, each group's min/max by its role (and, when the state says what AWS has, exactly
+ * that: the release sets min/max with the roles), and each launch template's AMI are what the
+ * state says. Terraform has no "the plan is empty" assertion, and `terraform test` plans from an empty
  * state, so each run starts the release-state parameters from the state's values (their initial
  * values are Terraform variables) and asserts every attribute the release owns.
  */
@@ -40,6 +41,12 @@ export interface ReleaseStateCase {
    * @default - not checked
    */
   readonly desired?: Readonly<Partial<Record<Color, number>>>;
+  /**
+   * Each group's min_size/max_size in AWS (the release sets them by role). The plan must set the
+   * same: a difference is a change Terraform would make to what the release left.
+   * @default - not checked
+   */
+  readonly minMax?: Readonly<Partial<Record<Color, { readonly min: number; readonly max: number }>>>;
   /** @default - nobody holds the lock */
   readonly lockHolder?: LockHolder;
   /** `TF_VAR_release_lock_id` of the plan. @default - none */
@@ -116,6 +123,13 @@ ${Object.entries(variables)
       `${asg}.min_size == ${min} && ${asg}.max_size == ${max}`,
       `"${color} (${role}): planned min \${${asg}.min_size}, max \${${asg}.max_size}; the ${role} role has ${min}..${max}"`,
     );
+    const aws = state.minMax?.[color];
+    if (aws) {
+      out += assertBlock(
+        `${asg}.min_size == ${aws.min} && ${asg}.max_size == ${aws.max}`,
+        `"${color}: AWS has min ${aws.min}, max ${aws.max} (the release set them); the plan would set \${${asg}.min_size}..\${${asg}.max_size}"`,
+      );
+    }
     const desired = state.desired?.[color];
     if (desired !== undefined) {
       out += assertBlock(

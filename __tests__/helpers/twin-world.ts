@@ -4,17 +4,26 @@
  * fake clock), the listener's weights, target health, CodeDeploy deployments, alarms, SSM and
  * the lock bucket, all behind aws-sdk-client-mock (the SDK's own request code, no network).
  *
+ * Each group has a min and a max, which AWS enforces as it does: SetDesiredCapacity refuses a
+ * size outside them, UpdateAutoScalingGroup refuses a desired capacity outside the min/max it
+ * sets. The groups start with the roles Terraform gives them (the live color the live role's
+ * min/max, the other the idle role's), from the published stack's capacity.
+ *
  * After every call that changes traffic or capacity, the world checks the first invariant:
- * traffic never points at a color with no healthy instance. Each state the release leaves is
- * recorded (`states`), for the second: Terraform plans no change to what the release set.
+ * traffic never points at a color with no healthy instance. Each state a command leaves is
+ * recorded (`states`) when it records its progress in the release lock (each step, a rollback,
+ * the end) and when it gives the lock back: for the second invariant (Terraform plans no change
+ * to what the release set), and to check that SSM agrees with the listener after each of them.
  */
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import {
   AutoScalingClient,
+  AutoScalingServiceException,
   DescribeAutoScalingGroupsCommand,
   DescribeInstanceRefreshesCommand,
   DescribeScalingActivitiesCommand,
   SetDesiredCapacityCommand,
+  UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
 import {
   BatchGetDeploymentTargetsCommand,
@@ -35,8 +44,8 @@ import {
   ModifyListenerCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
-import { PutParameterCommand } from "@aws-sdk/client-ssm";
-import { COLORS, type Color } from "../../modules/names";
+import { DeleteParameterCommand, ParameterNotFound, PutParameterCommand } from "@aws-sdk/client-ssm";
+import { COLORS, otherColor, type Color, type FleetCapacity, type PublishedStack, type Role } from "../../modules/names";
 import type { ReleaseDeps, ReleaseInterrupts } from "../../scripts/lib/release/flow";
 import type { Signal } from "../../scripts/lib/release/runtime";
 import { FakeClock, FakeOutput, STACK, T0, fakeBucket, fakeParameterStore } from "./aws-fakes";
@@ -64,13 +73,21 @@ interface Deployment {
   status: string;
 }
 
-/** What the release left after a step: the values Terraform must plan no change to. */
+/** What a command left after a step: the values Terraform must plan no change to. */
 export interface RecordedState {
   readonly weights: Record<Color, number>;
   readonly liveColor: string;
   readonly desired: Record<Color, number>;
+  /** Each group's min_size and max_size in AWS. */
+  readonly min: Record<Color, number>;
+  readonly max: Record<Color, number>;
   readonly lockHeld: boolean;
+  /** SSM's weights and live color agreed with the listener at this state. */
+  readonly agrees: boolean;
 }
+
+/** The key a failure or a hook is injected at: `ModifyListener`, `PutParameter /webfleet/dev/weight/green`, `UpdateAutoScalingGroup blue`. */
+export type CallKey = string;
 
 export class FakeInterrupts implements ReleaseInterrupts {
   readonly queue: Signal[] = [];
@@ -91,7 +108,23 @@ export interface TwinWorldOptions {
   readonly size?: number;
   /** The idle color's last successful revision equals the live one's (launch deployments bring it). */
   readonly idleHasLiveRevision?: boolean;
+  /** The idle color's last successful revision (after an ordinary blue/green: the previous one). @default - never deployed */
+  readonly idleRevision?: RevisionLocation;
+  /** Capacity by role, as the stack publishes it. @default - STACK's: live 2/2/4, idle 0/0/4 */
+  readonly capacity?: Readonly<Record<Role, FleetCapacity>>;
 }
+
+const MIRROR = "/webfleet/dev/lock/holder";
+
+function validationError(message: string): Error {
+  return new AutoScalingServiceException({ name: "ValidationError", $fault: "client", $metadata: { httpStatusCode: 400 }, message });
+}
+
+/** The revision before OLD_REVISION: what the idle color holds after an ordinary blue/green. */
+export const PREVIOUS_REVISION: RevisionLocation = {
+  revisionType: "S3",
+  s3Location: { bucket: STACK.revisionBucket, key: "revisions/previous.tgz", bundleType: "tgz", eTag: "previous" },
+};
 
 export const OLD_REVISION: RevisionLocation = {
   revisionType: "S3",
@@ -114,7 +147,14 @@ export class TwinWorld {
   readonly bucket = fakeBucket();
   readonly instances: Record<Color, Instance[]> = { blue: [], green: [] };
   readonly desired: Record<Color, number> = { blue: 0, green: 0 };
-  readonly max: Record<Color, number> = { blue: 8, green: 8 };
+  readonly min: Record<Color, number> = { blue: 0, green: 0 };
+  readonly max: Record<Color, number> = { blue: 0, green: 0 };
+  /** The published stack (its capacity by role). */
+  readonly stack: PublishedStack;
+  /** Calls that fail: each key's errors, in order, one per call. */
+  readonly failures = new Map<CallKey, Error[]>();
+  /** Called before each call that changes something, with its key (to inject a Ctrl-C mid-step). */
+  readonly onCall: Array<(key: CallKey) => void> = [];
   weights: Record<Color, number> = { blue: 100, green: 0 };
   readonly deployments: Deployment[] = [];
   readonly lastSuccessful: Partial<Record<Color, RevisionLocation>> = {};
@@ -130,21 +170,31 @@ export class TwinWorld {
   /** The smoke test's answer for a path, per color. */
   http: (url: string, headers: Record<string, string>) => { status: number; body: string } = () => ({ status: 200, body: "<h1>hello</h1>\n" });
   readonly deps: ReleaseDeps;
-  /** CodeDeploy's mock, for what the release asked of it. */
+  /** The mocks, for what a command asked of AWS. */
   readonly cd: AwsClientStub<CodeDeployClient>;
+  readonly asMock: AwsClientStub<AutoScalingClient>;
+  readonly elbMock: AwsClientStub<ElasticLoadBalancingV2Client>;
   private seq = 0;
 
   constructor(o: TwinWorldOptions = {}) {
     const live = o.live ?? "blue";
     const size = o.size ?? 4;
-    const idle = live === "blue" ? "green" : "blue";
+    const idle = otherColor(live);
+    this.stack = { ...STACK, capacity: o.capacity ?? STACK.capacity };
     this.weights = { [live]: 100, [idle]: 0 } as Record<Color, number>;
     this.desired[live] = size;
+    // As Terraform left them: min/max by role, from the live color.
+    for (const c of COLORS) {
+      const role = this.stack.capacity[c === live ? "live" : "idle"];
+      this.min[c] = role.min;
+      this.max[c] = role.max;
+    }
     for (let i = 0; i < size; i++) this.instances[live].push({ id: `i-${live}-${i}`, launchedAt: T0 - 3600_000, launchDeployment: false });
     this.lastSuccessful[live] = OLD_REVISION;
     if (o.idleHasLiveRevision) this.lastSuccessful[idle] = OLD_REVISION;
+    if (o.idleRevision) this.lastSuccessful[idle] = o.idleRevision;
     for (const [k, v] of Object.entries({
-      "/webfleet/dev/stack": JSON.stringify(STACK),
+      "/webfleet/dev/stack": JSON.stringify(this.stack),
       "/webfleet/dev/live-color": live,
       "/webfleet/dev/weight/blue": String(this.weights.blue),
       "/webfleet/dev/weight/green": String(this.weights.green),
@@ -160,6 +210,7 @@ export class TwinWorld {
 
     const autoScaling = new AutoScalingClient({ region: "us-east-1" });
     const as = mockClient(autoScaling);
+    this.asMock = as;
     as.on(DescribeAutoScalingGroupsCommand).callsFake((input: { AutoScalingGroupNames: string[] }) => {
       const color = this.colorOfGroup(input.AutoScalingGroupNames[0]);
       return {
@@ -167,17 +218,38 @@ export class TwinWorld {
           {
             AutoScalingGroupName: input.AutoScalingGroupNames[0],
             DesiredCapacity: this.desired[color],
-            MinSize: 0,
+            MinSize: this.min[color],
             MaxSize: this.max[color],
             Instances: this.instances[color].map((i) => ({ InstanceId: i.id, LifecycleState: this.lifecycle(color, i), HealthStatus: "Healthy" })),
           },
         ],
       };
     });
+    // AWS refuses a desired capacity outside the group's min and max.
     as.on(SetDesiredCapacityCommand).callsFake((input: { AutoScalingGroupName: string; DesiredCapacity: number }) => {
       const color = this.colorOfGroup(input.AutoScalingGroupName);
-      this.setDesired(color, input.DesiredCapacity);
+      this.call(`SetDesiredCapacity ${color}`);
+      const d = input.DesiredCapacity;
+      if (d < this.min[color]) throw validationError(`New SetDesiredCapacity value ${d} is below min value ${this.min[color]} for the AutoScalingGroup.`);
+      if (d > this.max[color]) throw validationError(`New SetDesiredCapacity value ${d} is above max value ${this.max[color]} for the AutoScalingGroup.`);
+      this.setDesired(color, d);
       this.check("SetDesiredCapacity");
+      return {};
+    });
+    as.on(UpdateAutoScalingGroupCommand).callsFake((input: { AutoScalingGroupName: string; MinSize?: number; MaxSize?: number; DesiredCapacity?: number }) => {
+      const color = this.colorOfGroup(input.AutoScalingGroupName);
+      this.call(`UpdateAutoScalingGroup ${color}`);
+      const min = input.MinSize ?? this.min[color];
+      const max = input.MaxSize ?? this.max[color];
+      if (min > max) throw validationError(`Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
+      const d = input.DesiredCapacity;
+      if (d !== undefined && (d < min || d > max))
+        throw validationError(`Desired capacity:${d} must be between the specified min size:${min} and max size:${max}`);
+      this.min[color] = min;
+      this.max[color] = max;
+      // Without a desired capacity, AWS moves the current one into the new bounds.
+      this.setDesired(color, d ?? Math.min(Math.max(this.desired[color], min), max));
+      this.check("UpdateAutoScalingGroup");
       return {};
     });
     as.on(DescribeScalingActivitiesCommand).callsFake((input: { AutoScalingGroupName: string }) => ({
@@ -187,6 +259,7 @@ export class TwinWorld {
 
     const elb = new ElasticLoadBalancingV2Client({ region: "us-east-1" });
     const elbMock = mockClient(elb);
+    this.elbMock = elbMock;
     elbMock.on(DescribeListenersCommand).callsFake(() => ({
       Listeners: [
         {
@@ -203,6 +276,7 @@ export class TwinWorld {
     elbMock
       .on(ModifyListenerCommand)
       .callsFake((input: { DefaultActions: { ForwardConfig: { TargetGroups: { TargetGroupArn: string; Weight: number }[] } }[] }) => {
+        this.call("ModifyListener");
         const groups = input.DefaultActions[0].ForwardConfig.TargetGroups;
         for (const c of COLORS) this.weights[c] = groups.find((g) => g.TargetGroupArn === STACK.fleets[c].targetGroupArn)?.Weight ?? 0;
         this.check("ModifyListener");
@@ -293,12 +367,32 @@ export class TwinWorld {
       poll: { intervalMs: 5_000, maxIntervalMs: 60_000, maxConsecutiveErrors: 5, rollbackAppearMs: 60_000 },
       bundle: { env: {}, gitSourceDate: async () => T0 / 1000 },
     };
-    // The lock and the SSM writes are states too.
+    // A command records its progress in the lock (and so in its SSM mirror) after each step, and
+    // gives the lock back at the end: those are the states it leaves.
     this.ssm.mock.on(PutParameterCommand).callsFake((input: { Name: string; Value: string }) => {
+      this.call(`PutParameter ${input.Name}`);
       this.ssm.params.set(input.Name, input.Value);
-      this.record();
+      if (input.Name === MIRROR) this.record();
       return { Version: 1 };
     });
+    this.ssm.mock.on(DeleteParameterCommand).callsFake((input: { Name: string }) => {
+      this.call(`DeleteParameter ${input.Name}`);
+      if (!this.ssm.params.delete(input.Name)) throw new ParameterNotFound({ message: `${input.Name} not found`, $metadata: {} });
+      if (input.Name === MIRROR) this.record();
+      return {};
+    });
+  }
+
+  /** A call that changes something: the hooks see it, then an injected failure (if any) is thrown. */
+  private call(key: CallKey): void {
+    for (const f of this.onCall) f(key);
+    const next = this.failures.get(key)?.shift();
+    if (next) throw next;
+  }
+
+  /** The next `times` calls of `key` fail with `error` (a throttled or refused AWS call). */
+  fail(key: CallKey, times = 1, error: Error = Object.assign(new Error(`${key} failed (injected)`), { name: "InternalFailure" })): void {
+    this.failures.set(key, [...(this.failures.get(key) ?? []), ...Array.from({ length: times }, () => error)]);
   }
 
   private colorOfGroup(name: string): Color {
@@ -353,14 +447,28 @@ export class TwinWorld {
     }
   }
 
-  /** Records the state the release leaves (each SSM write ends a step's change). */
+  /** Records the state a command leaves (at each record in the lock, and when it gives the lock back). */
   record(): void {
-    const lockHeld = this.ssm.params.has("/webfleet/dev/lock/holder");
     this.states.push({
       weights: { ...this.weights },
       liveColor: this.ssm.params.get("/webfleet/dev/live-color") ?? "",
       desired: { ...this.desired },
-      lockHeld,
+      min: { ...this.min },
+      max: { ...this.max },
+      lockHeld: this.ssm.params.has(MIRROR),
+      agrees: this.recordedAgrees(),
+    });
+  }
+
+  /**
+   * Each group's min/max is its role's by the live color SSM records (what Terraform would set),
+   * and its desired capacity fits them: now, or in a recorded state.
+   */
+  rolesAgree(state?: RecordedState): boolean {
+    const s = state ?? { liveColor: this.ssm.params.get("/webfleet/dev/live-color"), min: this.min, max: this.max, desired: this.desired };
+    return COLORS.every((c) => {
+      const role = this.stack.capacity[c === s.liveColor ? "live" : "idle"];
+      return s.min[c] === role.min && s.max[c] === role.max && s.desired[c] >= role.min && s.desired[c] <= role.max;
     });
   }
 

@@ -8,8 +8,9 @@
  *               the color's last successful revision to it (Pending:Wait until that ends),
  *               then it registers with its target group (AllowTraffic)
  *   deploy      the new revision to the idle color, all at once (it takes no traffic yet):
- *               BlockTraffic + hooks + AllowTraffic, one batch; skipped when the idle color
- *               already runs the revision (--same-revision after a new AMI)
+ *               BlockTraffic + hooks + AllowTraffic, one batch; skipped when the idle color's
+ *               last successful deployment already is the revision (--same-revision, when AWS
+ *               says so; a preview without AWS counts it)
  *   smoke-test  the revision's pages through the keyed color route
  *   traffic     one ModifyListener call (+ the SSM record): every canary step is one
  *   bake        the new color's alarms watched, between canary steps and after the last
@@ -48,7 +49,7 @@ export interface TwinEstimateInput {
   readonly percentages: readonly number[];
   /** The bake after each switch, seconds. */
   readonly bakeSeconds: number;
-  /** The idle color already runs the revision: no explicit deployment. */
+  /** The idle color's last successful deployment already is the revision: no explicit deployment. */
   readonly sameRevision?: boolean;
 }
 

@@ -24,6 +24,7 @@ import {
   COLORS,
   INITIAL_LIVE_COLOR,
   otherColor,
+  parseStrategy,
   releaseParameters,
   stackName,
   type Color,
@@ -49,9 +50,9 @@ import { requireAwsCredentials } from "../aws/credentials";
 import { Preflight } from "../cli/preflight";
 import { expectedStack } from "./offline";
 import { checkStrategyAgainstConfig, resolveStrategy, DEFAULT_BAKE_SECONDS, type ReleasePlan, type ReleaseStep } from "./strategies";
-import { describeStep, forgetPrevious, lastSuccessfulRevision, runTwinRelease } from "./twin";
+import { describeStep, forgetPrevious, lastSuccessfulRevision, runTwinRelease, runsRevision } from "./twin";
 import { revisionPages, type HttpGet, type SmokePage } from "./steps/smoke";
-import { setDesired } from "./steps/capacity";
+import { applyRoles, healthyTargets, rolesOutOfStep, setCapacity, within } from "./steps/capacity";
 import { formatWeights, listenerWeights, recordLiveColor, recordWeights } from "./steps/traffic";
 
 export interface ReleaseClients {
@@ -262,10 +263,30 @@ function planOptions(options: ReleaseOptions, stack: PublishedStack) {
     bakeSeconds: options.bakeSeconds ?? DEFAULT_BAKE_SECONDS,
     keepPreviousSeconds: options.keepPreviousSeconds,
     smokePaths: options.smokePaths,
-    sameRevision: options.sameRevision,
     idleMax: capacity.idle.max,
     idleDesired: capacity.idle.desired,
   };
+}
+
+/** The flags given that only blue/green and canary take. */
+function twinOnlyFlags(options: ReleaseOptions): string[] {
+  return [
+    options.bakeSeconds !== undefined && "--bake",
+    options.keepPreviousSeconds !== undefined && "--keep-previous",
+    options.sameRevision && "--same-revision",
+    options.smokePaths.length > 0 && "--smoke-path",
+  ].filter((f): f is string => typeof f === "string");
+}
+
+/** Refuses blue/green and canary flags with an in-place strategy: silently ignored, they would mislead. */
+function refuseTwinOnlyFlags(options: ReleaseOptions, strategy: string): void {
+  const flags = twinOnlyFlags(options);
+  if (flags.length === 0) return;
+  const one = flags.length === 1;
+  throw new CliError(
+    `${flags.join(" and ")} appl${one ? "ies" : "y"} only to blue-green and canary=<p1>,...,100, not to the in-place strategy ${strategy}: ` +
+      `drop ${one ? "it" : "them"}, or release with --strategy blue-green or canary=10,50,100`,
+  );
 }
 
 /** The lock's place: the environment's revision bucket. */
@@ -276,32 +297,77 @@ function lockPlace(deps: ReleaseDeps, env: string, stack: PublishedStack): LockP
 /**
  * Compares the release state recorded in SSM with what AWS does, and repairs SSM where it
  * disagrees (the listener and the groups are what serve traffic; SSM is what Terraform reads).
- * Used by --force-unlock after a release died part-way. Returns one line per difference.
+ * Then the groups' min/max against the roles Terraform derives from the live color, the old
+ * color's record against the old color, and the live color against its capacity. Used by
+ * --force-unlock after a release died part-way. Returns one line per difference.
  */
 export async function reconcile(deps: ReleaseDeps, state: DeployedState, dryRun: boolean): Promise<string[]> {
   const { stack } = state;
+  const env = stack.environment;
+  const fix = dryRun ? "would repair" : "repaired";
   const lines: string[] = [];
   const actual = await listenerWeights(deps.elb, stack);
   const recorded = { blue: state.weights.blue ?? -1, green: state.weights.green ?? -1 };
   if (COLORS.some((c) => recorded[c] !== actual[c])) {
-    lines.push(`${dryRun ? "would repair" : "repaired"}: SSM weights ${formatWeights(recorded)} → the listener's ${formatWeights(actual)}`);
-    if (!dryRun) await recordWeights(deps.ssm, stack.environment, actual);
+    lines.push(`${fix}: SSM weights ${formatWeights(recorded)} → the listener's ${formatWeights(actual)}`);
+    if (!dryRun) await recordWeights(deps.ssm, env, actual);
   }
   const full = COLORS.find((c) => actual[c] === 100);
   if (full && full !== state.liveColor) {
-    lines.push(`${dryRun ? "would repair" : "repaired"}: SSM live color ${state.liveColor} → ${full} (it has all the traffic)`);
-    if (!dryRun) await recordLiveColor(deps.ssm, stack.environment, full);
+    lines.push(`${fix}: SSM live color ${state.liveColor} → ${full} (it has all the traffic)`);
+    if (!dryRun) await recordLiveColor(deps.ssm, env, full);
   }
   if (!full)
-    lines.push(
-      `! traffic is split ${formatWeights(actual)} (a canary stopped part-way): finish it or roll it back with npm run rollback -- --env ${stack.environment}`,
-    );
-  const idle = otherColor(full ?? state.liveColor);
+    lines.push(`! traffic is split ${formatWeights(actual)} (a canary stopped part-way): finish it or roll it back with npm run rollback -- --env ${env}`);
+  const live = full ?? state.liveColor;
+
+  // min/max by role: what the next plan sets from SSM's live color must be what AWS has.
+  for (const r of await rolesOutOfStep(deps.autoScaling, stack, live)) {
+    const has = `${r.color}'s min/max ${r.has.min}..${r.has.max} (desired ${r.has.desired})`;
+    const wants = `the ${r.role} role's ${r.wants.min}..${r.wants.max}`;
+    // Raising the live color to its role's min only adds instances; anything else that would move desired is a person's call.
+    if (within(r.has.desired, r.wants) === r.has.desired || (r.role === "live" && r.has.desired < r.wants.min)) {
+      lines.push(`${fix}: ${has} → ${wants} (what Terraform derives from the live color ${live})`);
+      if (!dryRun) await setCapacity(deps, stack, r.color, r.role);
+    } else {
+      lines.push(
+        `! ${has} does not fit ${wants}: scale it first (npm run release -- --env ${env} --finish scales an old color down), then run --force-unlock again`,
+      );
+    }
+  }
+
+  // The old color a release kept up: the record must name a color that is up and takes no traffic.
+  const previous = state.previous;
+  if (previous) {
+    const kept = await readFleet(deps.autoScaling, stack.fleets[previous.color].autoScalingGroupName);
+    const why =
+      previous.color === live || actual[previous.color] > 0
+        ? `${previous.color} takes ${actual[previous.color]} % of the traffic`
+        : kept.desiredCapacity <= stack.capacity.idle.desired
+          ? `${previous.color} runs ${kept.desiredCapacity} instance${kept.desiredCapacity === 1 ? "" : "s"} (it was scaled down)`
+          : undefined;
+    if (why) {
+      lines.push(`${fix}: SSM previous-color names ${previous.color} as kept up since ${previous.since}, but ${why}: forgot the record`);
+      if (!dryRun) await forgetPrevious(deps, env);
+    }
+  }
+  const idle = otherColor(live);
   const idleSize = await readFleet(deps.autoScaling, stack.fleets[idle].autoScalingGroupName);
-  if (idleSize.desiredCapacity > 0 && (!state.previous || state.previous.color !== idle)) {
+  if (idleSize.desiredCapacity > stack.capacity.idle.desired && (!previous || previous.color !== idle)) {
     lines.push(
       `! ${idle} takes no traffic but runs ${idleSize.desiredCapacity} instance${idleSize.desiredCapacity === 1 ? "" : "s"} (a release stopped part-way): ` +
-        `npm run release -- --env ${stack.environment} --finish scales it down`,
+        `npm run release -- --env ${env} --finish scales it down`,
+    );
+  }
+
+  // The live color below its capacity: fewer healthy instances than desired, or desired below the live role's min.
+  const liveFleet = await readFleet(deps.autoScaling, stack.fleets[live].autoScalingGroupName);
+  const healthy = (await healthyTargets(deps.elb, stack, live)).length;
+  const min = stack.capacity.live.min;
+  if (healthy < liveFleet.desiredCapacity || liveFleet.desiredCapacity < min) {
+    lines.push(
+      `! the live color ${live} has ${healthy} healthy instance${healthy === 1 ? "" : "s"} of ${liveFleet.desiredCapacity} desired (the live role's min is ${min}): ` +
+        `watch it recover with npm run status -- --env ${env} --watch before the next release`,
     );
   }
   return lines;
@@ -309,21 +375,36 @@ export async function reconcile(deps: ReleaseDeps, state: DeployedState, dryRun:
 
 /** Scales down the old color a release kept up (--keep-previous), and forgets it. */
 async function finishPrevious(deps: ReleaseDeps, state: DeployedState, idleDesired: number): Promise<string | undefined> {
-  const previous = state.previous;
   const { stack } = state;
+  const env = stack.environment;
   const weights = await listenerWeights(deps.elb, stack);
+  const full = COLORS.find((c) => weights[c] === 100);
+  if (full && full !== state.liveColor) {
+    throw new CliError(
+      `SSM records ${state.liveColor} as the live color, but the listener sends all traffic to ${full}: ${forceUnlockCommand(env)} repairs the record first, then run this again`,
+    );
+  }
+  let previous = state.previous;
+  let note = "";
+  if (previous && previous.color === state.liveColor) {
+    // A stale record (a rollback went back to that color): it is live, not kept.
+    await forgetPrevious(deps, env);
+    note = ` (SSM previous-color named ${previous.color}, which is live: forgot it)`;
+    previous = undefined;
+  }
   const keptColor = previous?.color ?? (COLORS.find((c) => weights[c] === 0 && c !== state.liveColor) as Color | undefined);
-  if (!keptColor) return undefined;
+  if (!keptColor) return note ? note.trim() : undefined;
   if (weights[keptColor] > 0) {
     throw new CliError(
-      `${keptColor} still takes ${weights[keptColor]} % of the traffic (weights ${formatWeights(weights)}): finish or roll back the canary first (npm run rollback -- --env ${stack.environment})`,
+      `${keptColor} still takes ${weights[keptColor]} % of the traffic (weights ${formatWeights(weights)}): finish or roll back the canary first (npm run rollback -- --env ${env})`,
     );
   }
   const fleet = await readFleet(deps.autoScaling, stack.fleets[keptColor].autoScalingGroupName);
-  if (fleet.desiredCapacity === idleDesired && !previous) return undefined;
-  await setDesired(deps, stack, keptColor, idleDesired);
-  await forgetPrevious(deps, stack.environment);
-  return `${keptColor}, kept up${previous ? ` since ${previous.since}` : ""}, scaled down to ${idleDesired}`;
+  if (fleet.desiredCapacity === idleDesired && !previous) return note ? note.trim() : undefined;
+  // The roles Terraform derives from the live color, with the kept color at the idle role's size.
+  await applyRoles(deps, stack, state.liveColor, { [keptColor]: idleDesired });
+  await forgetPrevious(deps, env);
+  return `${keptColor}, kept up${previous ? ` since ${previous.since}` : ""}, scaled down to ${idleDesired}${note}`;
 }
 
 /** The whole command. Returns the exit code; throws {@link CliError} for refusals. */
@@ -341,6 +422,9 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
 
   // 1. Offline: flags, strategy, revision. A mistake here costs no AWS call.
   const strategyKey = options.strategy === undefined ? undefined : checkStrategyAgainstConfig(options.strategy, env.name, env.customMinimumHealthyHosts);
+  const knownKey = strategyKey ?? env.defaultStrategy;
+  const known = knownKey === undefined ? undefined : parseStrategy(knownKey);
+  if (known && "spec" in known && known.spec.kind === "in-place") refuseTwinOnlyFlags(options, known.key);
   const needsRevision = !options.forceUnlock && !options.finish && !options.sameRevision;
   const revision = needsRevision ? await prepareRevision(options, out, deps.bundle) : undefined;
 
@@ -447,16 +531,35 @@ export async function runRelease(options: ReleaseOptions, env: EnvironmentInfo, 
 
   // 3. Plan and estimate.
   const strategy = resolveStrategy(strategyKey, stack);
+  if (strategy.kind === "in-place") refuseTwinOnlyFlags(options, strategy.key);
+  // --same-revision: the live color's revision. The deploy step is always planned; it is skipped
+  // at run time only if the idle color's last successful deployment already is that revision
+  // (after an ordinary blue/green, the idle color holds the previous one).
+  let idleRunsRevision: boolean | undefined;
+  if (options.sameRevision) {
+    const live = await pre.check(async () => {
+      const found = await lastSuccessfulRevision(deps, stack, liveColor);
+      if (!found)
+        throw new CliError(`--same-revision: the live color ${liveColor} has no successful deployment to take the revision from; release a revision first`);
+      return found;
+    });
+    if (live) idleRunsRevision = await runsRevision(deps, stack, otherColor(liveColor), live);
+  }
   const fleetSize = Math.max(1, fleet.inService.length);
   const plan = await pre.check(() =>
-    strategy.plan({ env: env.name, stack, liveColor, fleetSize, hooks: revision?.type === "s3" ? revision.hooks : undefined, ...planOptions(options, stack) }),
+    strategy.plan({
+      env: env.name,
+      stack,
+      liveColor,
+      fleetSize,
+      hooks: revision?.type === "s3" ? revision.hooks : undefined,
+      idleRunsRevision,
+      ...planOptions(options, stack),
+    }),
   );
   if (!plan) {
     say(out, "", "dry run: no plan could be made.", ...pre.report());
     return EXIT.refused;
-  }
-  if (options.sameRevision && plan.kind === "in-place") {
-    throw new CliError("--same-revision deploys the live color's revision to the idle color: use it with --strategy blue-green or canary=…");
   }
   say(view, "", `${stackName(env.name)} (${stack.region}) · ${caller}`);
   printPlan(view, plan, stack, fleet, liveColor, options);

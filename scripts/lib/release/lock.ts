@@ -10,15 +10,19 @@
  *
  * While the lock is held, its holder is mirrored to SSM (`releaseParameters(env).lockHolder`),
  * where the stack's plan-time check reads it (a bare `cdktf deploy` is refused while a release
- * runs) and where `npm run deploy` and `status` look. The mirror is written after the lock is
- * taken and removed before it is given back.
+ * runs) and where `npm run deploy` and `status` look. SSM has no conditional write, so the
+ * mirror is only ever changed by whoever holds the object: written after a conditional write of
+ * the object succeeded, then checked against the object (if the object changed hands in
+ * between, the new holder's mirror is put back and this run stops); removed only after the
+ * conditional delete succeeded, and only while it still names this holder. A run that lost the
+ * lock never touches the new holder's mirror.
  *
  * A release that leaves work running in AWS (a CodeDeploy deployment after Ctrl-C in CI,
  * --on-timeout leave, lost contact) keeps the lock, with that deployment's id in it. Once that
  * deployment has ended, the lock is stale: a release or deploy says so and how to remove it.
  */
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
+import { DeleteParameterCommand, GetParametersCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import { GetDeploymentCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { releaseParameters, REVISION_BUCKET_KEYS } from "../../../modules/names";
 import { parseLock, type HeldLock, type LockInfo } from "../aws/environment";
@@ -143,6 +147,50 @@ async function removeMirror(place: LockPlace): Promise<void> {
   }
 }
 
+/** The lock id the mirror names; null without a mirror, "" when it names no webfleet lock. */
+async function mirrorId(place: LockPlace): Promise<string | null> {
+  const name = releaseParameters(place.env).lockHolder;
+  const out = await place.ssm.send(new GetParametersCommand({ Names: [name] }));
+  const value = out.Parameters?.find((p) => p.Name === name)?.Value;
+  if (value === undefined) return null;
+  return parseLock(value).info?.id ?? "";
+}
+
+/** Removes the mirror only while it names `id` (another holder's mirror is theirs). */
+async function removeMirrorOf(place: LockPlace, id: string | undefined): Promise<void> {
+  const named = await mirrorId(place);
+  if (named !== null && named === (id ?? "")) await removeMirror(place);
+}
+
+/**
+ * Makes the mirror say what the lock object says: its holder, or nothing when there is no lock.
+ * Used after a race was seen, so that the plan-time check follows whoever holds the object.
+ */
+async function syncMirror(place: LockPlace): Promise<void> {
+  const found = await readLock(place);
+  if (!found) await removeMirror(place);
+  else if (found.held.info) await writeMirror(place, found.held.info);
+}
+
+/**
+ * After writing the mirror for the holder of `etag`: is the object still that one? If not (a
+ * forced unlock, and maybe another run's lock, came in between), that write may have replaced
+ * the new holder's mirror: put theirs back and say the lock is lost.
+ */
+async function confirmMirror(place: LockPlace, etag: string): Promise<boolean> {
+  const found = await readLock(place);
+  if (found?.etag === etag) return true;
+  await syncMirror(place);
+  return false;
+}
+
+function lostMessage(env: string): string {
+  return (
+    `the release lock of ${env} is no longer this release's (removed with --force-unlock, or taken by another run): stopping here. ` +
+    `What this release did so far stays as the last step left it: npm run status -- --env ${env} shows it`
+  );
+}
+
 /** A lock this process holds. */
 export class ReleaseLock {
   constructor(
@@ -168,13 +216,12 @@ export class ReleaseLock {
       this.etag = out.ETag ?? this.etag;
     } catch (e) {
       if (!isConflict(e) && !["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
-      throw new LockLost(
-        `the release lock of ${this.place.env} is no longer this release's (removed with --force-unlock, or taken by another run): stopping here. ` +
-          `What this release did so far stays as the last step left it: npm run status -- --env ${this.place.env} shows it`,
-      );
+      throw new LockLost(lostMessage(this.place.env));
     }
     this.info = next;
+    // Only while the object is still ours: a forced unlock between the two writes must not be undone here.
     await writeMirror(this.place, next);
+    if (!(await confirmMirror(this.place, this.etag))) throw new LockLost(lostMessage(this.place.env));
   }
 
   /** Keeps the lock for work this release leaves running in AWS (a deployment or its rollback). */
@@ -188,20 +235,26 @@ export class ReleaseLock {
     }
   }
 
-  /** Gives the lock back (mirror first, then the object), if it is still ours; a warning otherwise. */
+  /**
+   * Gives the lock back, if it is still ours (the object's conditional delete), then removes the
+   * mirror if it still names this holder; a warning otherwise.
+   */
   async release(): Promise<string | undefined> {
     const current = await readLock(this.place);
     if (!current) return `the release lock of ${this.place.env} was already gone (removed with --force-unlock?)`;
     if (current.held.info?.id !== this.info.id) {
       return `the release lock of ${this.place.env} now belongs to ${describeHolder(current.held, Date.now())}; left it alone`;
     }
-    await removeMirror(this.place);
     try {
       await this.place.s3.send(new DeleteObjectCommand({ Bucket: this.place.bucket, Key: LOCK_KEY, IfMatch: this.etag }));
     } catch (e) {
       if (isConflict(e)) return `the release lock of ${this.place.env} changed hands while this release ended; left it alone`;
       if (!["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
     }
+    await removeMirrorOf(this.place, this.info.id);
+    // Someone may have taken the lock between the delete and the mirror's removal: their mirror stands.
+    const next = await readLock(this.place);
+    if (next) await syncMirror(this.place);
     return undefined;
   }
 }
@@ -217,6 +270,9 @@ export async function acquireLock(place: LockPlace, info: LockInfo, opts: { nowM
     );
     const lock = new ReleaseLock(place, info, out.ETag ?? "");
     await writeMirror(place, info);
+    if (!(await confirmMirror(place, out.ETag ?? ""))) {
+      throw new CliError(`the release lock of ${place.env} was removed (--force-unlock) the moment it was taken: nothing was changed; run again`);
+    }
     return lock;
   } catch (e) {
     if (!isConflict(e)) throw e;
@@ -248,7 +304,8 @@ export async function forceUnlock(
   const repairs = opts.reconcile ? await opts.reconcile(opts.dryRun) : [];
   const said = repairs.length ? `\n${repairs.join("\n")}` : "";
   if (!found) {
-    if (!opts.dryRun) await removeMirror(place);
+    // A mirror without an object is left over: the mirror follows the object (a lock taken meanwhile keeps its own).
+    if (!opts.dryRun) await syncMirror(place);
     return `no release lock for ${env} (s3://${place.bucket}/${LOCK_KEY} does not exist): nothing to remove${said}`;
   }
   const state = await lockState(found.held, place.codedeploy);
@@ -259,7 +316,6 @@ export async function forceUnlock(
       ? `\nNote: that deployment is still ${status}; removing the lock does not stop it (aws deploy stop-deployment --deployment-id ${found.held.info?.deploymentId} --auto-rollback-enabled), and npm run deploy no longer waits for it.`
       : "";
   if (opts.dryRun) return `would remove the release lock of ${env}, held by ${who} (dry run: kept)${running}${said}`;
-  await removeMirror(place);
   try {
     await place.s3.send(new DeleteObjectCommand({ Bucket: place.bucket, Key: LOCK_KEY, IfMatch: found.etag }));
   } catch (e) {
@@ -267,5 +323,7 @@ export async function forceUnlock(
       throw new CliError(`the release lock of ${env} changed while it was being removed (someone took it again): run --force-unlock again to see who`);
     if (!["NoSuchKey", "NotFound"].includes(errorName(e))) throw e;
   }
+  // Removed: now the mirror follows the object (gone, or a lock taken a moment later).
+  await syncMirror(place);
   return `removed the release lock of ${env}, held by ${who}${running}${said}`;
 }

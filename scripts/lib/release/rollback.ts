@@ -4,17 +4,30 @@
  * release kept up (--keep-previous), or, with traffic split by a canary that stopped part-way,
  * the color SSM still records as live. When neither is up, it says what going back would take
  * instead (a release of the earlier revision) and changes nothing.
+ *
+ * Capacity follows the roles Terraform derives from the live color: with the switch, the color
+ * gone back to gets the live role's min/max and the other the idle role's, then that one scales
+ * down. Once traffic has moved, a failure is not "nothing changed": it exits 3 saying what it left.
  */
 import { otherColor, type Color } from "../../../modules/names";
 import { readEnvironmentState, requireDeployed, type DeployedState } from "../aws/environment";
 import { CliError, EXIT, type ExitCode } from "../cli/errors";
 import { formatDuration } from "../cli/duration";
 import { Preflight } from "../cli/preflight";
-import { acquireLock, describeHolder, lockState } from "./lock";
+import { acquireLock, describeHolder, forceUnlockCommand, lockState, LockLost } from "./lock";
 import type { Clock, Output } from "./runtime";
 import { say } from "./runtime";
-import { groupSize, healthyTargets, setDesired, type CapacityClients } from "./steps/capacity";
-import { checkTrafficTarget, formatWeights, listenerWeights, recordLiveColor, switchWeights, type TrafficClients, type Weights } from "./steps/traffic";
+import { applyRoles, groupSize, healthyTargets, setCapacity, type CapacityClients } from "./steps/capacity";
+import {
+  checkTrafficTarget,
+  formatWeights,
+  listenerWeights,
+  recordLiveColor,
+  recordWeights,
+  setListenerWeights,
+  type TrafficClients,
+  type Weights,
+} from "./steps/traffic";
 import { forgetPrevious } from "./twin";
 import type { S3Client } from "@aws-sdk/client-s3";
 
@@ -60,6 +73,18 @@ export async function planRollback(deps: RollbackDeps, state: DeployedState): Pr
   return { to, from: otherColor(to), weightsBefore: weights, scaleDownTo: stack.capacity.idle.desired };
 }
 
+/** What a rollback that moved traffic and then stopped left, and what to do about it. */
+function leftAfter(env: string, plan: RollbackPlan, done: readonly string[], e: unknown): string {
+  const why = e instanceof Error ? e.message : String(e);
+  const what =
+    e instanceof LockLost ? `the release lock was taken away before ${plan.from} was scaled down (${forceUnlockCommand(env)}?)` : `then it stopped: ${why}`;
+  const next = done.length === 1 ? `SSM still records the old state: ${forceUnlockCommand(env)} repairs it from the listener; then ` : "";
+  return (
+    `rolled traffic back, but not all the way: ${done.join("; ")}; ${what}. ${plan.from} takes no traffic but is still up: ` +
+    `${next}npm run release -- --env ${env} --finish scales it down (npm run status -- --env ${env} shows the state)`
+  );
+}
+
 /** Runs a rollback: check → plan → act → report. */
 export async function runRollback(deps: RollbackDeps, env: string, o: { readonly dryRun: boolean }): Promise<ExitCode> {
   const pre = new Preflight(o.dryRun);
@@ -96,18 +121,29 @@ export async function runRollback(deps: RollbackDeps, env: string, o: { readonly
     },
     { nowMs: deps.clock.now() },
   );
+  // What is done so far, for the message if a later step fails: traffic moved at the first item.
+  const done: string[] = [];
   try {
     const target = { [plan.to]: 100, [plan.from]: 0 } as Record<Color, number>;
     const started = deps.clock.now();
     await checkTrafficTarget(deps.elb, stack, target);
-    await switchWeights(deps, stack, target);
-    await recordLiveColor(deps.ssm, env, plan.to);
+    await setListenerWeights(deps.elb, stack, target);
+    done.push(`all traffic is on ${plan.to}`);
     const took = (deps.clock.now() - started) / 1000;
     say(deps.out, `✓ all traffic on ${plan.to} (${formatDuration(took)} from the decision)`);
-    await lock.update({ state: `traffic on ${plan.to}; scaling ${plan.from} down` });
-    await setDesired(deps, stack, plan.from, plan.scaleDownTo);
+    await recordWeights(deps.ssm, env, target);
+    await recordLiveColor(deps.ssm, env, plan.to);
+    done.push(`SSM records it (${plan.to} live)`);
+    // The kept color is live again: its record goes now, so that nothing names the live color as kept.
     await forgetPrevious(deps, env);
+    await applyRoles(deps, stack, plan.to);
+    done.push(`${plan.to} has the live role, ${plan.from} the idle role`);
+    await lock.update({ state: `traffic on ${plan.to}; scaling ${plan.from} down` });
+    await setCapacity(deps, stack, plan.from, "idle", plan.scaleDownTo);
     say(deps.out, `✓ ${plan.from} set to ${plan.scaleDownTo}: its instances drain and terminate`);
+  } catch (e) {
+    if (done.length === 0) throw e; // nothing moved: the refusal or error as it is
+    throw new CliError(leftAfter(env, plan, done, e), EXIT.needsAttention);
   } finally {
     const warning = await lock.release();
     if (warning) say(deps.out, `! ${warning}`);

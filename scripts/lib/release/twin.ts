@@ -2,29 +2,45 @@
  * Executes a blue/green or canary plan on the twin fleets, step by step, keeping a journal of
  * what it changed (the idle color's size, the weights, the live color) so that any failure, any
  * alarm and any Ctrl-C before the old color is scaled down puts everything back: the weights in
- * one call first (traffic returns in seconds), then the new color's size. After each step the
- * lock records what that step left, so a crash leaves a described state.
+ * one call first (traffic returns in seconds), then the live color and the roles, then the new
+ * color's size. After each step the lock records what that step left, so a crash leaves a
+ * described state.
+ *
+ * Capacity follows the roles Terraform derives from the live color in SSM: the idle color comes
+ * up inside the idle role's min/max; when the live color changes, the new live color gets the
+ * live role's min/max and the old one the idle role's (keeping its instances until the
+ * scale-down, or for --keep-previous); a rollback gives them back.
  *
  * Invariants (tested after every state): traffic never points at a color with no healthy
- * instance, and every value the release sets (weights, live color, capacity) is also recorded
- * where Terraform reads it, so a plan by anyone changes none of them.
+ * instance, and every value the release sets (weights, live color, capacity with its min/max)
+ * is also what Terraform derives from SSM, so a plan by anyone changes none of them.
  */
 import { GetDeploymentCommand, GetDeploymentGroupCommand, type RevisionLocation } from "@aws-sdk/client-codedeploy";
 import { DeleteParameterCommand, PutParameterCommand, type SSMClient } from "@aws-sdk/client-ssm";
 import type { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import type { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { otherColor, releaseParameters, type Color, type PublishedStack } from "../../../modules/names";
+import { COLORS, otherColor, releaseParameters, type Color, type PublishedStack } from "../../../modules/names";
 import type { PreviousColor } from "../aws/environment";
 import { errorName } from "../aws/errors";
 import { CliError, EXIT, type ExitCode } from "../cli/errors";
 import { formatDuration } from "../cli/duration";
 import type { WatchDeps } from "./codedeploy/poller";
 import { say, type StepResult } from "./runtime";
-import { colorReadiness, groupSize, setDesired, type CapacityClients } from "./steps/capacity";
+import { applyRoles, colorReadiness, groupSize, setCapacity, type CapacityClients } from "./steps/capacity";
 import { executeDeployStep, type DeployContext } from "./steps/deploy";
 import { firingAlarms } from "./steps/bake";
 import { smokeTest, type HttpGet, type SmokePage } from "./steps/smoke";
-import { checkTrafficTarget, formatWeights, listenerWeights, recordLiveColor, switchWeights, type Weights } from "./steps/traffic";
+import {
+  checkTrafficTarget,
+  formatWeights,
+  listenerWeights,
+  recordLiveColor,
+  recordWeights,
+  setListenerWeights,
+  switchWeights,
+  type Weights,
+} from "./steps/traffic";
+import { LockLost } from "./lock";
 import { waitFor, type WaitOutcome } from "./steps/wait";
 import type { ReleasePlan, ReleaseStep } from "./strategies";
 
@@ -56,7 +72,7 @@ interface Journal {
   scaledFrom?: number;
   /** The weights before the first switch. */
   weightsFrom?: Weights;
-  /** The live color before it changed. */
+  /** The live color before it changed (the roles changed with it). */
   liveFrom?: Color;
   /** The old color was scaled down or kept: the release is past its point of no return. */
   committed?: boolean;
@@ -67,15 +83,15 @@ export function describeStep(step: ReleaseStep): string {
     case "scale-up":
       return `scale-up: ${step.color} to ${step.desired} instance${step.desired === 1 ? "" : "s"}, wait until each is InService and healthy with no deployment running`;
     case "deploy":
-      return `deploy: the revision to ${step.color} (${step.deploymentGroupName}, all at once: it takes no traffic)`;
+      return `deploy: the revision to ${step.color} (${step.deploymentGroupName}, all at once: it takes no traffic; skipped if ${step.color}'s last successful deployment already is this revision)`;
     case "smoke-test":
       return `smoke-test: ${step.color}'s pages through the keyed color route${step.paths.length ? ` and ${step.paths.join(", ")}` : ""}`;
     case "shift-traffic":
-      return `traffic: ${formatWeights(step.weights)} (one ModifyListener call, recorded in SSM)`;
+      return `traffic: ${formatWeights(step.weights)} (one ModifyListener call, recorded in SSM${COLORS.some((c) => step.weights[c] === 100) ? `; ${step.to} takes the live role's min/max` : ""})`;
     case "bake":
       return `bake: ${formatDuration(step.seconds)} with ${step.color}'s alarms watched`;
     case "scale-down":
-      return `scale-down: ${step.color} to ${step.desired}`;
+      return `scale-down: ${step.color} to ${step.desired} (the idle role)`;
     case "keep-previous":
       return `keep ${step.color} up for ${formatDuration(step.seconds)} (npm run rollback returns to it; release --finish scales it down)`;
   }
@@ -127,26 +143,71 @@ export async function runTwinRelease(deps: TwinDeps, ctx: TwinContext): Promise<
       if (journal.weightsFrom) {
         const back = journal.weightsFrom;
         const t0 = deps.clock.now();
-        await checkTrafficTarget(deps.elb, stack, back);
-        await switchWeights(deps, stack, back);
-        if (journal.liveFrom) await recordLiveColor(deps.ssm, stack.environment, journal.liveFrom);
-        done.push(`traffic back to ${formatWeights(back)} in ${formatDuration((deps.clock.now() - t0) / 1000)}`);
+        const now = await listenerWeights(deps.elb, stack);
+        if (COLORS.some((c) => now[c] !== back[c])) {
+          await checkTrafficTarget(deps.elb, stack, back);
+          await setListenerWeights(deps.elb, stack, back);
+          done.push(`traffic back to ${formatWeights(back)} in ${formatDuration((deps.clock.now() - t0) / 1000)}`);
+        } else {
+          done.push(`traffic never left ${formatWeights(back)}`);
+        }
+        // The listener is what serves users; SSM must say the same (the switch may have failed half-way).
+        await recordWeights(deps.ssm, stack.environment, back);
       }
-      if (journal.scaledFrom !== undefined) {
-        await setDesired(deps, stack, idle, journal.scaledFrom);
+      if (journal.liveFrom) {
+        await recordLiveColor(deps.ssm, stack.environment, journal.liveFrom);
+        await applyRoles(deps, stack, journal.liveFrom, journal.scaledFrom !== undefined ? { [idle]: journal.scaledFrom } : {});
+        done.push(
+          `${live} is live again with the live role; ${idle} has the idle role${journal.scaledFrom !== undefined ? `, scaled back to ${journal.scaledFrom}` : ""}`,
+        );
+      } else if (journal.scaledFrom !== undefined) {
+        await setCapacity(deps, stack, idle, "idle", journal.scaledFrom);
         done.push(`${idle} scaled back to ${journal.scaledFrom}`);
       }
-      await ctx.record({ state: `rolled back at ${step}: ${done.join("; ") || "nothing had changed"}` });
     } catch (e) {
       const why = e instanceof Error ? e.message : String(e);
       say(out, `✗ the rollback did not finish: ${why}`);
+      await ctx.record({ state: `rollback at ${step} did not finish (${why}); done: ${done.join("; ") || "nothing"}` }).catch(() => undefined);
       return {
         exitCode: EXIT.needsAttention,
         summary: `release failed at ${step} (${cause}), and the rollback did not finish (${why}); done: ${done.join("; ") || "nothing"}. npm run status -- --env ${stack.environment} shows the state`,
       };
     }
     if (done.length) say(out, `✓ ${done.join("; ")}`);
-    return { exitCode, summary: `release rolled back at ${step}: ${cause}; ${live} serves all traffic, as before` };
+    const summary = `release rolled back at ${step}: ${cause}; ${live} serves all traffic, as before`;
+    try {
+      await ctx.record({ state: `rolled back at ${step}: ${done.join("; ") || "nothing had changed"}` });
+    } catch (e) {
+      // The rollback is done; only its record in the lock failed. Say so, and not that it did not finish.
+      if (!(e instanceof LockLost)) throw e;
+      say(out, `! the rollback finished, but the release lock was no longer this release's when it was recorded: ${e.message}`);
+      return { exitCode, summary: `${summary} (the release lock had been taken away meanwhile: nothing after the rollback was done)` };
+    }
+    return { exitCode, summary };
+  };
+
+  /** The scale-down of the old color failed after the switch: it is still up, recorded as kept, for rollback, --finish and status. */
+  const scaleDownFailed = async (color: Color, cause: string): Promise<StepResult> => {
+    say(out, "", `✗ scale-down: ${cause}`);
+    const env = stack.environment;
+    let kept: string;
+    try {
+      const size = await groupSize(deps.autoScaling, stack.fleets[color].autoScalingGroupName);
+      const now = deps.clock.now();
+      await recordPrevious(deps, env, {
+        color,
+        desired: size.desired,
+        since: new Date(now).toISOString(),
+        until: new Date(now).toISOString(),
+        strategy: plan.strategy,
+      });
+      kept = `it is still up (${size.desired} desired), recorded as kept: npm run rollback -- --env ${env} returns to it, npm run release -- --env ${env} --finish scales it down`;
+    } catch (e) {
+      kept = `it is still up, and recording it as kept failed too (${e instanceof Error ? e.message : String(e)}): npm run release -- --env ${env} --finish scales it down`;
+    }
+    const summary = `released, but the old color ${color} could not be scaled down (${cause}); ${idle} serves all traffic and has the live role; ${kept}`;
+    await ctx.record({ state: summary }).catch(() => undefined);
+    return { exitCode: EXIT.needsAttention, summary };
   };
 
   /** A wait that did not end in done, as a rollback. */
@@ -164,7 +225,11 @@ export async function runTwinRelease(deps: TwinDeps, ctx: TwinContext): Promise<
       switch (step.kind) {
         case "scale-up": {
           const since = deps.clock.now();
-          journal.scaledFrom = await setDesired(deps, stack, step.color, step.desired);
+          // The live color keeps its role (this also repairs min/max a tool left out of step with SSM);
+          // the idle color comes up inside the idle role's min/max, which Terraform keeps while it is idle.
+          await setCapacity(deps, stack, live, "live");
+          journal.scaledFrom = (await groupSize(deps.autoScaling, stack.fleets[step.color].autoScalingGroupName)).desired;
+          await setCapacity(deps, stack, step.color, "idle", step.desired);
           const w = await waitFor(deps, () => colorReadiness(deps, stack, step.color, step.desired, since), {
             what: `${step.color} ready with ${step.desired} instances`,
             timeoutMs: ctx.readyTimeoutMs,
@@ -216,6 +281,9 @@ export async function runTwinRelease(deps: TwinDeps, ctx: TwinContext): Promise<
           if (step.weights[idle] === 100) {
             journal.liveFrom = live;
             await recordLiveColor(deps.ssm, stack.environment, idle);
+            // What Terraform now derives from SSM: idle has the live role, live the idle role (its
+            // instances stay until the scale-down; the idle role's max holds them, as the plan checked).
+            await applyRoles(deps, stack, idle);
           }
           say(out, `  ✓ ${formatWeights(step.weights)}${step.weights[idle] === 100 ? `: ${idle} is live` : ""}`);
           break;
@@ -236,13 +304,21 @@ export async function runTwinRelease(deps: TwinDeps, ctx: TwinContext): Promise<
           break;
         }
         case "scale-down": {
+          // Ctrl-C before the old color goes: it is still up, so this is still one weight switch back.
+          if (deps.interrupts?.take()) return await rollback(name, "interrupted before the old color was scaled down", EXIT.interrupted);
+          try {
+            await setCapacity(deps, stack, step.color, "idle", step.desired);
+          } catch (e) {
+            return await scaleDownFailed(step.color, describeError(e));
+          }
           journal.committed = true;
-          await setDesired(deps, stack, step.color, step.desired);
           say(out, `  ✓ ${step.color} set to ${step.desired}: its instances drain and terminate`);
+          const late = deps.interrupts?.take();
+          if (late) say(out, `  (${late} came while ${step.color} was being scaled down: past the point of no return, the release finishes)`);
           break;
         }
         case "keep-previous": {
-          journal.committed = true;
+          if (deps.interrupts?.take()) return await rollback(name, "interrupted before the old color was kept", EXIT.interrupted);
           const now = deps.clock.now();
           const previous: PreviousColor = {
             color: step.color,
@@ -252,23 +328,34 @@ export async function runTwinRelease(deps: TwinDeps, ctx: TwinContext): Promise<
             strategy: plan.strategy,
           };
           await recordPrevious(deps, stack.environment, previous);
+          journal.committed = true;
           say(out, `  ✓ ${step.color} stays up until ${previous.until}: npm run rollback -- --env ${stack.environment} returns to it`);
           break;
         }
       }
     } catch (e) {
-      if (e instanceof CliError && e.exitCode === EXIT.needsAttention) throw e; // the lock was lost: stop, as the step left it
-      return rollback(
-        name,
-        e instanceof Error ? `${errorName(e) && errorName(e) !== "Error" && errorName(e) !== "CliError" ? `${errorName(e)}: ` : ""}${e.message}` : String(e),
-      );
+      // The lock was lost (or a deployment goes on without us): stop, as the step left it.
+      if (e instanceof CliError && e.exitCode === EXIT.needsAttention) throw e;
+      return rollback(name, describeError(e));
     }
   }
-  await ctx.record({ state: `done: ${idle} live` });
+  try {
+    await ctx.record({ state: `done: ${idle} live` });
+  } catch (e) {
+    if (!(e instanceof LockLost)) throw e;
+    say(out, `! released, but the release lock was no longer this release's at the end: ${e.message}`);
+  }
   return {
     exitCode: EXIT.ok,
     summary: `✓ released with ${plan.strategy} in ${formatDuration((deps.clock.now() - started) / 1000)}: ${idle} serves all traffic`,
   };
+}
+
+/** "ThrottlingException: Rate exceeded" (the AWS error's name when it says more than the message). */
+function describeError(e: unknown): string {
+  if (!(e instanceof Error)) return String(e);
+  const name = errorName(e);
+  return `${name && name !== "Error" && name !== "CliError" ? `${name}: ` : ""}${e.message}`;
 }
 
 /** Records the old color a release kept up (`status`, `rollback` and `release --finish` read it). */

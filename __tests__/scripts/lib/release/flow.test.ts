@@ -6,7 +6,7 @@ import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { mockClient, type AwsClientStub } from "aws-sdk-client-mock";
 import { S3Client, HeadObjectCommand, PutObjectCommand } from "@aws-sdk/client-s3";
-import { DescribeListenersCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { DescribeListenersCommand, DescribeTargetHealthCommand, ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import {
   CodeDeployClient,
@@ -106,49 +106,58 @@ function world(
   const n = opts.inService ?? 2;
   const asMock = mockClient(autoScaling);
   asMock.on(DescribeInstanceRefreshesCommand).resolves({ InstanceRefreshes: opts.refreshes ?? [] });
-  asMock.on(DescribeAutoScalingGroupsCommand).resolves({
-    AutoScalingGroups: [
-      {
-        AutoScalingGroupName: "webfleet-dev-blue",
-        DesiredCapacity: Math.max(n, 2),
-        MinSize: 0,
-        MaxSize: 4,
-        DefaultCooldown: 300,
-        AvailabilityZones: ["us-east-1a"],
-        HealthCheckType: "ELB",
-        CreatedTime: new Date(0),
-        Instances: Array.from({ length: n }, (_, i) => ({
-          InstanceId: `i-${i + 1}`,
-          LifecycleState: "InService" as const,
-          AvailabilityZone: "us-east-1a",
-          HealthStatus: "Healthy",
-          ProtectedFromScaleIn: false,
-        })),
-      },
-    ],
+  // The groups as Terraform left them: blue with the live role's min/max, green with the idle role's, at 0.
+  asMock.on(DescribeAutoScalingGroupsCommand).callsFake((input: { AutoScalingGroupNames: string[] }) => {
+    const blue = input.AutoScalingGroupNames[0] === "webfleet-dev-blue";
+    return {
+      AutoScalingGroups: [
+        {
+          AutoScalingGroupName: input.AutoScalingGroupNames[0],
+          DesiredCapacity: blue ? Math.max(n, 2) : 0,
+          MinSize: blue ? 2 : 0,
+          MaxSize: 4,
+          DefaultCooldown: 300,
+          AvailabilityZones: ["us-east-1a"],
+          HealthCheckType: "ELB",
+          CreatedTime: new Date(0),
+          Instances: Array.from({ length: blue ? n : 0 }, (_, i) => ({
+            InstanceId: `i-${i + 1}`,
+            LifecycleState: "InService" as const,
+            AvailabilityZone: "us-east-1a",
+            HealthStatus: "Healthy",
+            ProtectedFromScaleIn: false,
+          })),
+        },
+      ],
+    };
   });
   // The listener as Terraform created it: blue 100, green 0.
   const elb = new ElasticLoadBalancingV2Client({ region: "us-east-1" });
-  mockClient(elb)
-    .on(DescribeListenersCommand)
-    .resolves({
-      Listeners: [
-        {
-          ListenerArn: STACK.listenerArn,
-          DefaultActions: [
-            {
-              Type: "forward",
-              ForwardConfig: {
-                TargetGroups: [
-                  { TargetGroupArn: STACK.fleets.blue.targetGroupArn, Weight: 100 },
-                  { TargetGroupArn: STACK.fleets.green.targetGroupArn, Weight: 0 },
-                ],
-              },
+  const elbMock = mockClient(elb);
+  elbMock.on(DescribeTargetHealthCommand).callsFake((input: { TargetGroupArn: string }) => ({
+    TargetHealthDescriptions:
+      input.TargetGroupArn === STACK.fleets.blue.targetGroupArn
+        ? Array.from({ length: n }, (_, i) => ({ Target: { Id: `i-${i + 1}` }, TargetHealth: { State: "healthy" as const } }))
+        : [],
+  }));
+  elbMock.on(DescribeListenersCommand).resolves({
+    Listeners: [
+      {
+        ListenerArn: STACK.listenerArn,
+        DefaultActions: [
+          {
+            Type: "forward",
+            ForwardConfig: {
+              TargetGroups: [
+                { TargetGroupArn: STACK.fleets.blue.targetGroupArn, Weight: 100 },
+                { TargetGroupArn: STACK.fleets.green.targetGroupArn, Weight: 0 },
+              ],
             },
-          ],
-        },
-      ],
-    });
+          },
+        ],
+      },
+    ],
+  });
   const sts = new STSClient({ region: "us-east-1" });
   const stsMock = mockClient(sts);
   stsMock.on(GetCallerIdentityCommand).resolves({ Arn: "arn:aws:sts::123456789012:assumed-role/dev/bob" });
@@ -180,6 +189,9 @@ function world(
 function release(w: World, ...flags: string[]) {
   return runRelease(parseReleaseArgs(["--env", "dev", "--revision-dir", w.revisionDir, ...flags]), ENV, w.deps);
 }
+
+/** What config/dev.yaml says besides the minimum healthy hosts: its default strategy, known before AWS is reached. */
+const ENV_WITH_DEFAULT = { ...ENV, defaultStrategy: "one-at-a-time" };
 
 const running = (overview = { InProgress: 1, Pending: 1 }): Frame => ({
   status: "InProgress",
@@ -302,7 +314,7 @@ describe("release to the live color, in place", () => {
   it("GIVEN the appspec sets file_exists_behavior THEN the deployment follows it, and --file-exists-behavior with the same value is accepted", async () => {
     const w = world();
     w.revisionDir = makeRevision({
-      "appspec.yml": "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n  - source: /\n    destination: /var/www/html\n",
+      "appspec.yml": "version: 0.0\nos: linux\nfile_exists_behavior: OVERWRITE\nfiles:\n  - source: index.html\n    destination: /var/www/html\n",
     });
     scriptDeployments(w.cdMock, { "d-1": [succeeded] });
     await release(w);
@@ -321,7 +333,7 @@ describe("release to the live color, in place", () => {
   it("GIVEN the appspec sets OVERWRITE WHEN --file-exists-behavior retain THEN it is refused before AWS is called: the appspec's value would win silently", async () => {
     const w = world();
     w.revisionDir = makeRevision({
-      "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: /\n    destination: /var/www/html\nfile_exists_behavior: OVERWRITE\n",
+      "appspec.yml": "version: 0.0\nos: linux\nfiles:\n  - source: index.html\n    destination: /var/www/html\nfile_exists_behavior: OVERWRITE\n",
     });
     const refused = release(w, "--file-exists-behavior", "retain");
     await expect(refused).rejects.toThrow(
@@ -688,6 +700,35 @@ describe("refusals change nothing", () => {
     const w = world();
     await expect(release(w, "--strategy", strategy)).rejects.toThrow(message);
     expect(w.stsMock.calls()).toHaveLength(0);
+  });
+
+  test.each`
+    args                                                                                     | message
+    ${["--strategy", "one-at-a-time", "--bake", "5m"]}                                       | ${"--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time: drop it, or release with --strategy blue-green or canary=10,50,100"}
+    ${["--strategy", "all-at-once", "--keep-previous", "30m", "--same-revision"]}            | ${"--keep-previous and --same-revision apply only to blue-green and canary=<p1>,...,100, not to the in-place strategy all-at-once: drop them"}
+    ${["--strategy", "half-at-a-time", "--dry-run", "--instances", "4", "--bake", "5m"]}     | ${"--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy half-at-a-time"}
+    ${["--strategy", "min-healthy=75%", "--dry-run", "--instances", "4", "--same-revision"]} | ${"--same-revision applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy min-healthy=75%"}
+  `("GIVEN $args THEN the blue/green-only flag is refused, exit 2, before any AWS call", async ({ args, message }) => {
+    const w = world();
+    const refused = runRelease(parseReleaseArgs(["--env", "dev", ...args]), ENV, w.deps);
+    await expect(refused).rejects.toThrow(message);
+    await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
+    expect(w.stsMock.calls()).toHaveLength(0);
+  });
+
+  it("GIVEN no --strategy, the environment's default in place, and --smoke-path THEN it is refused before any AWS call", async () => {
+    const w = world();
+    const refused = runRelease(parseReleaseArgs(["--env", "dev", "--revision-dir", w.revisionDir, "--smoke-path", "/health"]), ENV_WITH_DEFAULT, w.deps);
+    await expect(refused).rejects.toThrow("--smoke-path applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time");
+    expect(w.stsMock.calls()).toHaveLength(0);
+  });
+
+  it("GIVEN no --strategy and the deployed stack's default in place (the config names none) THEN --bake is refused before the lock", async () => {
+    const w = world();
+    const refused = runRelease(parseReleaseArgs(["--env", "dev", "--revision-dir", w.revisionDir, "--bake", "5m"]), ENV, w.deps);
+    await expect(refused).rejects.toThrow("--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time");
+    await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
+    expect(changed(w)).toEqual(nothing);
   });
 
   it("GIVEN min-healthy=75% on a 2-instance fleet THEN it is refused: no instance could be taken out", async () => {

@@ -1,11 +1,14 @@
 /**
  * The release lock: an S3 object changed only conditionally on its holder (If-None-Match: * to
- * take it, If-Match: <etag> to change or give it back), mirrored to SSM while held.
+ * take it, If-Match: <etag> to change or give it back), mirrored to SSM while held, and the
+ * mirror changed only by whoever holds the object, even when a forced unlock races a change.
  */
 import { mockClient } from "aws-sdk-client-mock";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, S3ServiceException } from "@aws-sdk/client-s3";
+import { DeleteParameterCommand, PutParameterCommand } from "@aws-sdk/client-ssm";
 import { CodeDeployClient, GetDeploymentCommand, type DeploymentStatus } from "@aws-sdk/client-codedeploy";
 import { acquireLock, forceUnlock, LOCK_KEY, LockLost, readLock, type LockInfo, type LockPlace } from "../../../../scripts/lib/release/lock";
+import { CliError } from "../../../../scripts/lib/cli/errors";
 import { T0, fakeBucket, fakeParameterStore } from "../../../helpers/aws-fakes";
 
 const MIRROR = "/webfleet/dev/lock/holder";
@@ -114,5 +117,110 @@ describe("the release lock", () => {
   it("GIVEN no lock THEN --force-unlock says there is nothing to remove", async () => {
     const w = place();
     expect(await forceUnlock(w.p, { dryRun: false, nowMs: T0 })).toMatch(/^no release lock for dev .* nothing to remove/);
+  });
+});
+
+describe("the mirror while a forced unlock races the holder", () => {
+  /** What alice's `--force-unlock` and then her own release leave: her object and her mirror. */
+  const aliceTakesOver = (w: ReturnType<typeof place>) => {
+    w.bucket.objects.set(LOCK_KEY, { body: JSON.stringify(alice), etag: '"etag-alice"' });
+    w.store.params.set(MIRROR, JSON.stringify(alice));
+  };
+  /** Runs `race` once, just before the next mirror write by bob goes through. */
+  const beforeBobsMirror = (w: ReturnType<typeof place>, race: () => void) => {
+    let armed = true;
+    w.store.mock.on(PutParameterCommand).callsFake((input: { Name: string; Value: string }) => {
+      if (armed && input.Name === MIRROR && input.Value.includes("lock-bob")) {
+        armed = false;
+        race();
+      }
+      w.store.params.set(input.Name, input.Value);
+      return { Version: 1 };
+    });
+  };
+  /** Runs `race` once, just after the next read of the lock object has been answered. */
+  const afterNextRead = (w: ReturnType<typeof place>, race: () => void) => {
+    let armed = true;
+    w.bucket.mock.on(GetObjectCommand).callsFake((input: { Key: string }) => {
+      const o = w.bucket.objects.get(input.Key);
+      if (!o) throw new S3ServiceException({ name: "NoSuchKey", $fault: "client", $metadata: { httpStatusCode: 404 }, message: "NoSuchKey" });
+      const out = { ETag: o.etag, Body: { transformToString: async () => o.body } };
+      if (armed) {
+        armed = false;
+        race();
+      }
+      return out;
+    });
+  };
+
+  it("GIVEN alice takes the lock between bob's lock write and his mirror write THEN bob's update stops (LockLost) and the mirror names alice, not bob", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    beforeBobsMirror(w, () => aliceTakesOver(w));
+    await expect(lock.update({ state: "at bake" })).rejects.toThrow(LockLost);
+    expect(w.body()).toEqual(alice);
+    expect(w.mirror()).toEqual(alice);
+  });
+
+  it("GIVEN a forced unlock between bob taking the lock and writing its mirror THEN no mirror names bob, and bob is told to run again", async () => {
+    const w = place();
+    beforeBobsMirror(w, () => {
+      w.bucket.objects.delete(LOCK_KEY);
+      w.store.params.delete(MIRROR);
+    });
+    const taken = acquireLock(w.p, bob, { nowMs: T0 });
+    await expect(taken).rejects.toThrow("the release lock of dev was removed (--force-unlock) the moment it was taken: nothing was changed; run again");
+    await expect(taken).rejects.toBeInstanceOf(CliError);
+    expect(w.body()).toBeUndefined();
+    expect(w.mirror()).toBeUndefined();
+  });
+
+  it("GIVEN alice takes the lock between bob's last read and his conditional delete THEN bob's release leaves alice's object and mirror alone", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    afterNextRead(w, () => aliceTakesOver(w));
+    expect(await lock.release()).toBe("the release lock of dev changed hands while this release ended; left it alone");
+    expect(w.body()).toEqual(alice);
+    expect(w.mirror()).toEqual(alice);
+  });
+
+  it("GIVEN bob gives the lock back THEN the mirror goes only after the object's conditional delete", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    const order: string[] = [];
+    w.store.mock.on(DeleteParameterCommand).callsFake((input: { Name: string }) => {
+      order.push(`mirror removed (object ${w.bucket.objects.has(LOCK_KEY) ? "still there" : "gone"})`);
+      w.store.params.delete(input.Name);
+      return {};
+    });
+    w.bucket.mock.on(DeleteObjectCommand).callsFake((input: { Key: string; IfMatch?: string }) => {
+      order.push(`object deleted if it matches ${input.IfMatch}`);
+      w.bucket.objects.delete(input.Key);
+      return {};
+    });
+    expect(await lock.release()).toBeUndefined();
+    expect(order).toEqual([expect.stringMatching(/^object deleted if it matches "etag-\d+"$/), "mirror removed (object gone)"]);
+    expect(w.mirror()).toBeUndefined();
+  });
+
+  it("GIVEN the mirror names someone else when bob gives the lock back THEN bob leaves it alone", async () => {
+    const w = place();
+    const lock = await acquireLock(w.p, bob, { nowMs: T0 });
+    w.store.params.set(MIRROR, JSON.stringify(alice));
+    expect(await lock.release()).toBeUndefined();
+    expect(w.body()).toBeUndefined();
+    expect(w.mirror()).toEqual(alice);
+  });
+
+  it("GIVEN someone takes the lock again while --force-unlock removes it THEN the forced unlock fails and the new holder keeps its mirror", async () => {
+    const w = place({ lock: alice });
+    w.store.params.set(MIRROR, JSON.stringify(alice));
+    afterNextRead(w, () => {
+      w.bucket.objects.set(LOCK_KEY, { body: JSON.stringify(bob), etag: '"etag-bob"' });
+      w.store.params.set(MIRROR, JSON.stringify(bob));
+    });
+    await expect(forceUnlock(w.p, { dryRun: false, nowMs: T0 })).rejects.toThrow("changed while it was being removed (someone took it again)");
+    expect(w.body()).toEqual(bob);
+    expect(w.mirror()).toEqual(bob);
   });
 });

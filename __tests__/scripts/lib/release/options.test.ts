@@ -37,8 +37,8 @@ describe("release flags", () => {
     argv                                                               | message
     ${[]}                                                              | ${"--env is required"}
     ${["--env"]}                                                       | ${"option '--env <name>' argument missing"}
-    ${["--env", "dev", "--stratgy", "x"]}                              | ${"unknown option '--stratgy'\n(Did you mean --strategy?)"}
-    ${["--env", "dev", "extra"]}                                       | ${"too many arguments"}
+    ${["--env", "dev", "--stratgy", "x"]}                              | ${"unknown option '--stratgy' (did you mean --strategy?)"}
+    ${["--env", "dev", "extra"]}                                       | ${"unexpected argument 'extra': this command takes options only"}
     ${["--env", "dev", "--dry-run=yes"]}                               | ${"--dry-run takes no value (got 'yes')"}
     ${["--env", "dev", "--timeout-minutes", "soon"]}                   | ${"--timeout-minutes 'soon': must be a whole number from 1 to 1440"}
     ${["--env", "dev", "--timeout-minutes", "0"]}                      | ${"--timeout-minutes '0'"}

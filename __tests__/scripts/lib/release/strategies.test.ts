@@ -174,8 +174,13 @@ describe("a blue/green plan", () => {
     });
   });
 
-  it("GIVEN --same-revision THEN there is no explicit deployment (the launch deployment brings it)", () => {
-    expect(kinds(plan({ sameRevision: true }).steps)).not.toContain("deploy green");
+  it("GIVEN the idle color already runs the revision (--same-revision, read from AWS) THEN the deploy step is still planned, and the estimate counts no deployment", () => {
+    const known = plan({ idleRunsRevision: true });
+    expect(kinds(known.steps)).toContain("deploy green");
+    expect(known.estimate.kind === "twin" && known.estimate.deploySeconds).toEqual([0, 0]);
+    // Not known (an offline preview): the deployment is counted.
+    const unknown = plan();
+    expect(unknown.estimate.kind === "twin" && unknown.estimate.deploySeconds[0]).toBeGreaterThan(0);
   });
 
   it("GIVEN --keep-previous THEN blue stays up instead of scaling down", () => {

@@ -1,20 +1,25 @@
 /**
- * A color's capacity, owned by the release (DESIGN.md: "a release owns traffic and capacity"):
- * its desired size is set directly on the Auto Scaling group (Terraform ignores
- * desired_capacity and owns min/max by role), and a color is ready when every instance is
- * InService, healthy in the color's target group, and no CodeDeploy deployment runs in its
- * group (the launch hook deploys the color's last successful revision to each new instance and
- * holds it in Pending:Wait until that deployment ends).
+ * A color's capacity, owned by the release (DESIGN.md: "a release owns traffic and capacity").
+ * Terraform gives each group the min_size/max_size of its role (live or idle), reading the live
+ * color from SSM, and ignores desired_capacity. So whenever the release moves a color's size or
+ * the live color, it sets the group's min, max and desired together (one UpdateAutoScalingGroup
+ * call) from the role values the stack publishes: the next plan, by anyone, then finds in AWS
+ * exactly what it would set, and AWS accepts sizes that SetDesiredCapacity alone would refuse
+ * (the old live color cannot go below the live role's min until it has the idle role).
+ *
+ * A color is ready when every instance is InService, healthy in the color's target group, and no
+ * CodeDeploy deployment runs in its group (the launch hook deploys the color's last successful
+ * revision to each new instance and holds it in Pending:Wait until that deployment ends).
  */
 import {
   DescribeAutoScalingGroupsCommand,
   DescribeScalingActivitiesCommand,
-  SetDesiredCapacityCommand,
+  UpdateAutoScalingGroupCommand,
   type AutoScalingClient,
 } from "@aws-sdk/client-auto-scaling";
 import { ListDeploymentsCommand, type CodeDeployClient } from "@aws-sdk/client-codedeploy";
 import { DescribeTargetHealthCommand, type ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
-import type { Color, PublishedStack } from "../../../../modules/names";
+import { COLORS, otherColor, type Color, type FleetCapacity, type PublishedStack, type Role } from "../../../../modules/names";
 import { CliError } from "../../cli/errors";
 import type { CheckResult } from "./wait";
 
@@ -40,20 +45,76 @@ export async function groupSize(autoScaling: AutoScalingClient, group: string): 
   return { desired: g.DesiredCapacity ?? 0, min: g.MinSize ?? 0, max: g.MaxSize ?? 0 };
 }
 
-/** Sets a color's desired capacity; refuses a size outside the group's min/max (Terraform's, by role). Returns the size before. */
-export async function setDesired(clients: CapacityClients, stack: PublishedStack, color: Color, desired: number): Promise<number> {
+/** The role Terraform gives `color` when `live` is the live color in SSM. */
+export function roleOf(color: Color, live: Color): Role {
+  return color === live ? "live" : "idle";
+}
+
+/** A role's sizes, as the deployed stack publishes them (Terraform's min_size/max_size by role). */
+export function roleCapacity(stack: PublishedStack, role: Role): FleetCapacity {
+  return stack.capacity[role];
+}
+
+/** `n` moved into `min..max`. */
+export function within(n: number, c: Pick<FleetCapacity, "min" | "max">): number {
+  return Math.min(Math.max(n, c.min), c.max);
+}
+
+/**
+ * Gives `color` the min and max of `role` and `desired` instances, in one UpdateAutoScalingGroup
+ * call (none when the group already has them). Without `desired`, the group keeps its size, raised
+ * to the role's min if it is below; it is never lowered that way (a group someone scaled past its
+ * role's max is refused instead: its instances may be serving). Refuses a `desired` outside the
+ * role's min..max, as AWS would. Returns the group's size before.
+ */
+export async function setCapacity(clients: CapacityClients, stack: PublishedStack, color: Color, role: Role, desired?: number): Promise<GroupSize> {
   const group = stack.fleets[color].autoScalingGroupName;
-  const size = await groupSize(clients.autoScaling, group);
-  if (desired > size.max || desired < size.min) {
+  const range = roleCapacity(stack, role);
+  const before = await groupSize(clients.autoScaling, group);
+  if (desired === undefined && before.desired > range.max) {
     throw new CliError(
-      `${color} (${group}) cannot be set to ${desired} instances: its size is ${size.min}..${size.max} (min_size and max_size by role, from config capacity): ` +
-        `raise capacity.idle.max (or .live) in config/${stack.environment}.yaml and deploy the stack`,
+      `${color} (${group}) runs ${before.desired} instances, more than the ${role} role's max of ${range.max} (capacity.${role}.max in config/${stack.environment}.yaml): ` +
+        `raise capacity.${role}.max and deploy the stack, or scale ${color} down first; nothing was scaled`,
     );
   }
-  if (size.desired !== desired) {
-    await clients.autoScaling.send(new SetDesiredCapacityCommand({ AutoScalingGroupName: group, DesiredCapacity: desired, HonorCooldown: false }));
+  const target = desired ?? within(before.desired, range);
+  if (target > range.max || target < range.min) {
+    throw new CliError(
+      `${color} (${group}) cannot be set to ${target} instance${target === 1 ? "" : "s"} as the ${role} color: the ${role} role's size is ${range.min}..${range.max} ` +
+        `(capacity.${role} in config/${stack.environment}.yaml, published by the stack): raise capacity.${role}.max and deploy the stack`,
+    );
   }
-  return size.desired;
+  if (before.min !== range.min || before.max !== range.max || before.desired !== target) {
+    await clients.autoScaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: range.min, MaxSize: range.max, DesiredCapacity: target }),
+    );
+  }
+  return before;
+}
+
+/**
+ * Gives both colors the roles Terraform derives from `live` as the live color (what the next plan
+ * sets once SSM records it), each keeping its size unless `desired` names one. The color that
+ * becomes live goes first: raising its min never takes an instance away from traffic.
+ */
+export async function applyRoles(clients: CapacityClients, stack: PublishedStack, live: Color, desired: Partial<Record<Color, number>> = {}): Promise<void> {
+  for (const color of [live, otherColor(live)]) await setCapacity(clients, stack, color, roleOf(color, live), desired[color]);
+}
+
+/** Each color whose min/max in AWS differ from its role's (`live` being the live color), with what it has. */
+export async function rolesOutOfStep(
+  autoScaling: AutoScalingClient,
+  stack: PublishedStack,
+  live: Color,
+): Promise<{ color: Color; role: Role; has: GroupSize; wants: FleetCapacity }[]> {
+  const out: { color: Color; role: Role; has: GroupSize; wants: FleetCapacity }[] = [];
+  for (const color of COLORS) {
+    const role = roleOf(color, live);
+    const has = await groupSize(autoScaling, stack.fleets[color].autoScalingGroupName);
+    const wants = roleCapacity(stack, role);
+    if (has.min !== wants.min || has.max !== wants.max) out.push({ color, role, has, wants });
+  }
+  return out;
 }
 
 /** Instances of `color` healthy in its target group (the ALB sends traffic only to those). */

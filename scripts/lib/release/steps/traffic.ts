@@ -46,7 +46,13 @@ export async function checkTrafficTarget(elb: ElasticLoadBalancingV2Client, stac
 
 /** Sets the listener's weights (one call), then records them in SSM. */
 export async function switchWeights(clients: TrafficClients, stack: PublishedStack, weights: Weights): Promise<void> {
-  await clients.elb.send(
+  await setListenerWeights(clients.elb, stack, weights);
+  await recordWeights(clients.ssm, stack.environment, weights);
+}
+
+/** The one ModifyListener call that moves traffic (what serves users); SSM's record is {@link recordWeights}. */
+export async function setListenerWeights(elb: ElasticLoadBalancingV2Client, stack: PublishedStack, weights: Weights): Promise<void> {
+  await elb.send(
     new ModifyListenerCommand({
       ListenerArn: stack.listenerArn,
       DefaultActions: [
@@ -61,7 +67,6 @@ export async function switchWeights(clients: TrafficClients, stack: PublishedSta
       ],
     }),
   );
-  await recordWeights(clients.ssm, stack.environment, weights);
 }
 
 /** Writes the weights to their SSM parameters (Terraform created them; it reads them back). */

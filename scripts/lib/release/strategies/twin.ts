@@ -55,9 +55,12 @@ export class TwinStrategy implements Strategy {
       );
     }
     const bake = input.bakeSeconds ?? DEFAULT_BAKE_SECONDS;
-    const steps: ReleaseStep[] = [{ kind: "scale-up", color: idle, desired: size }];
-    if (!input.sameRevision) {
-      steps.push({
+    // The deploy step always: the executor skips it only when the idle color's last successful
+    // deployment is the revision (checked when it runs, not assumed from --same-revision: after an
+    // ordinary blue/green the idle color holds the previous revision, and traffic must not go there).
+    const steps: ReleaseStep[] = [
+      { kind: "scale-up", color: idle, desired: size },
+      {
         kind: "deploy",
         color: idle,
         deploymentGroupName: input.stack.fleets[idle].deploymentGroupName,
@@ -65,9 +68,9 @@ export class TwinStrategy implements Strategy {
         fleetSize: size,
         batchSize: size,
         live: false,
-      });
-    }
-    steps.push({ kind: "smoke-test", color: idle, paths: input.smokePaths ?? [] });
+      },
+      { kind: "smoke-test", color: idle, paths: input.smokePaths ?? [] },
+    ];
     for (const p of this.percentages) {
       steps.push({ kind: "shift-traffic", weights: weights(live, idle, p), to: p === 100 ? idle : live });
       steps.push({ kind: "bake", color: idle, seconds: bake });
@@ -85,7 +88,7 @@ export class TwinStrategy implements Strategy {
         hooks: input.hooks,
         percentages: this.percentages,
         bakeSeconds: bake,
-        sameRevision: input.sameRevision,
+        sameRevision: input.idleRunsRevision,
       }),
     };
   }

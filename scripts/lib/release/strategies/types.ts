@@ -28,8 +28,13 @@ export interface PlanInput {
   readonly keepPreviousSeconds?: number;
   /** Blue/green and canary: extra paths the smoke test asks for. */
   readonly smokePaths?: readonly string[];
-  /** Blue/green and canary: the idle color already runs the revision (no explicit deployment). */
-  readonly sameRevision?: boolean;
+  /**
+   * Blue/green and canary: the idle color's last successful deployment already is the revision
+   * (read from AWS for --same-revision). The deploy step is planned all the same and skipped at
+   * run time when this still holds; the estimate counts no deployment.
+   * @default - unknown: the estimate counts the deployment
+   */
+  readonly idleRunsRevision?: boolean;
   /** The idle color's largest size (its role's max_size), when known: it must fit the live fleet. */
   readonly idleMax?: number;
   /** What the old color scales down to (the idle role's desired capacity). @default 0 */
