@@ -142,6 +142,19 @@ describeTerraform("terraform (offline) of the CI stack", () => {
       const kind = name === ciRoleName("plan") ? "plan" : (name.split("-").at(-1) as "release" | "deploy");
       expect([name, role.values.max_session_duration]).toEqual([name, CI_SESSION_SECONDS[kind]]);
     }
+    // Each listed environment's workload boundary (the deploy roles' conditions name it), at the
+    // CI path, as a document Terraform took; the output says what each environment's file sets.
+    const boundaries = resources
+      .filter((r) => r.type === "aws_iam_policy" && String(r.values.name).endsWith("-workload-boundary"))
+      .map((r) => [r.values.name, r.values.path, JSON.parse(String(r.values.policy)).Statement.length > 0]);
+    expect(boundaries.sort()).toEqual([
+      ["webfleet-dev-workload-boundary", CI_IAM_PATH, true],
+      ["webfleet-prod-workload-boundary", CI_IAM_PATH, true],
+    ]);
+    expect(planJson.planned_values.outputs.workload_permissions_boundaries.value).toEqual({
+      dev: `arn:aws:iam::123456789012:policy${CI_IAM_PATH}webfleet-dev-workload-boundary`,
+      prod: `arn:aws:iam::123456789012:policy${CI_IAM_PATH}webfleet-prod-workload-boundary`,
+    });
     if (which === "variant") checkVariant(resources);
     else {
       const unknown = Object.fromEntries(

@@ -11,6 +11,7 @@ import { z } from "zod";
 import { ConfigError, configDir, displayPath, parseYaml, readText, schemaErrors, type EnvironmentConfig } from "./load";
 import { awsRegion, stateBackend, userTags } from "./schema";
 import { CI_STACK, resourcePrefix, stackName } from "../modules/names";
+import { workloadBoundaryArn } from "../modules/ci-policies";
 
 /** Where the CI configuration lives, below the config folder. */
 export const CI_CONFIG_PATHS = ["github/ci.yaml", "github/ci.yml"] as const;
@@ -157,7 +158,9 @@ export function loadCiConfig(dir = configDir()): CiConfig | undefined {
 /**
  * The environment files the CI configuration names, each loaded and valid: the roles are scoped
  * by an environment's region, names and state bucket, so a missing or broken one stops the CI
- * stack (and only it). An environment named `ci` would take the CI stack's name.
+ * stack (and only it). An environment named `ci` would take the CI stack's name. One with a deploy
+ * role whose file names another permissions boundary than the CI stack's for it could never be
+ * deployed by that role (it changes the environment's roles only with that boundary).
  */
 export function ciEnvironments(ci: CiConfig, loaded: readonly EnvironmentConfig[], broken: readonly string[]): EnvironmentConfig[] {
   const errors: string[] = [];
@@ -173,6 +176,13 @@ export function ciEnvironments(ci: CiConfig, loaded: readonly EnvironmentConfig[
     if (overlapping.length) {
       errors.push(
         `${ci.file}: environments.${name}: its roles reach names ${resourcePrefix(name)}-*, which also match environment ${overlapping.join(", ")}; rename one of them`,
+      );
+    }
+    const boundary = workloadBoundaryArn(ci.accountId, name);
+    if (env && ci.environments[name].roles.includes("deploy") && env.permissionsBoundaryArn !== undefined && env.permissionsBoundaryArn !== boundary) {
+      errors.push(
+        `${env.file}: permissionsBoundaryArn: ${env.permissionsBoundaryArn} is not the boundary the CI stack makes for ${name}; ` +
+          `its deploy role (${ci.file}) creates and changes the environment's roles only with ${boundary}: set that`,
       );
     }
     if (env) out.push(env);

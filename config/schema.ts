@@ -293,6 +293,11 @@ const minimumHealthy = z.union([z.number(), z.string()]).refine(
 const INSTANCE_TYPE_FORM =
   "must be an EC2 instance type such as t3.micro: <family>.<size>, the size one of nano, micro, small, medium, large, <N>xlarge, metal";
 const ACM_ARN_FORM = "must be an ACM certificate ARN (arn:aws:acm:<region>:<account>:certificate/<id>)";
+/** A customer managed policy: arn:aws:iam::<account>:policy/<path/>name. */
+const POLICY_ARN = new RegExp(`^arn:${PARTITION}:iam::\\d{12}:policy/(?:[\\w+=,.@-]+/)*[\\w+=,.@-]{1,128}$`);
+const BOUNDARY_FORM =
+  `must be an IAM policy ARN such as arn:${PARTITION}:iam::123456789012:policy/webfleet-ci/webfleet-dev-workload-boundary ` +
+  "(for an environment CI deploys: the CI stack's output workload_permissions_boundaries)";
 
 /** A whole number of seconds from `min` to `max` (AWS's range for the setting). */
 function seconds(min: number, max: number) {
@@ -387,6 +392,12 @@ export const environmentSchema = z
       .default(["0.0.0.0/0"]),
     /** Partition and region are checked against the environment's below. */
     certificateArn: z.string({ error: ACM_ARN_FORM }).regex(ACM_ARN, { error: ACM_ARN_FORM }).optional(),
+    /**
+     * The permissions boundary of the environment's IAM roles (the instance role and CodeDeploy's
+     * service role). An environment deployed by CI names the one the CI stack makes for it: its
+     * deploy role creates and changes these roles only with that boundary (docs/ci.md).
+     */
+    permissionsBoundaryArn: z.string({ error: BOUNDARY_FORM }).regex(POLICY_ARN, { error: BOUNDARY_FORM }).optional(),
     loadBalancer: z
       .strictObject({
         deletionProtection: z.boolean({ error: "must be true or false" }).default(false),

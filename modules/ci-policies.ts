@@ -33,7 +33,8 @@ export type Condition = Readonly<Record<string, Readonly<Record<string, string |
 
 export interface PolicyStatement {
   readonly Sid: string;
-  readonly Effect: "Allow";
+  /** Deny only where an allow elsewhere could be combined into a way around a limit (the workload boundary, other environments' networks). */
+  readonly Effect: "Allow" | "Deny";
   readonly Action: readonly string[];
   readonly Resource: string | readonly string[];
   readonly Condition?: Condition;
@@ -58,6 +59,10 @@ export function policy(statements: readonly PolicyStatement[]): PolicyDocument {
 
 function allow(Sid: string, Action: readonly string[], Resource: string | readonly string[], Condition?: Condition): PolicyStatement {
   return Condition ? { Sid, Effect: "Allow", Action, Resource, Condition } : { Sid, Effect: "Allow", Action, Resource };
+}
+
+function deny(Sid: string, Action: readonly string[], Resource: string | readonly string[], Condition?: Condition): PolicyStatement {
+  return Condition ? { Sid, Effect: "Deny", Action, Resource, Condition } : { Sid, Effect: "Deny", Action, Resource };
 }
 
 /** The ARNs of one environment's things, as the stack and the tools name them. */
@@ -99,7 +104,28 @@ function arnsOf(env: EnvironmentScope) {
     imageObjects: `${revisionBucket}/${REVISION_BUCKET_KEYS.images}*`,
     roles: `arn:${p}:iam::${env.accountId}:role/${prefix}-*`,
     instanceProfiles: `arn:${p}:iam::${env.accountId}:instance-profile/${prefix}-*`,
+    /** The instance role (modules/iam.ts), the one role the workload passes on (to EC2). */
+    instanceRole: `arn:${p}:iam::${env.accountId}:role/${prefix}-instance`,
+    workloadBoundary: workloadBoundaryArn(env.accountId, env.name),
+    /** EC2 resources of a type in the environment's region and account: `ec2("security-group")`. */
+    ec2: (type: string) => `arn:${p}:ec2:${at}:${type}/*`,
+    /** AMIs and their snapshots, whose ARNs name no account (Amazon's AMIs are images too). */
+    ec2Images: (type: "image" | "snapshot") => `arn:${p}:ec2:${env.region}::${type}/*`,
   };
+}
+
+/**
+ * The permissions boundary the CI stack makes for an environment's workload roles (the instance
+ * role and CodeDeploy's service role, modules/iam.ts), named after the environment so that each
+ * environment's roles get their own ceiling.
+ */
+export function workloadBoundaryName(env: string): string {
+  return `${resourcePrefix(env)}-workload-boundary`;
+}
+
+/** Its ARN: at the CI stack's IAM path, which no environment's deploy role may change. */
+export function workloadBoundaryArn(accountId: string, env: string): string {
+  return `arn:${PARTITION}:iam::${accountId}:policy${CI_IAM_PATH}${workloadBoundaryName(env)}`;
 }
 
 /** The tags the stack's provider sets on everything it creates (the fleets set them on their groups themselves). */
@@ -114,6 +140,25 @@ export function packerTags(env: string): Readonly<Record<string, string>> {
 
 function ownedBy(tags: Readonly<Record<string, string>>): Condition {
   return { StringEquals: Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:ResourceTag/${k}`, v])) };
+}
+
+/** The tags a create call must put on what it creates (EC2's tag-on-create: TagSpecifications). */
+function requestTags(tags: Readonly<Record<string, string>>): Readonly<Record<string, string>> {
+  return Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v]));
+}
+
+/**
+ * Whatever carries the project's tags for another environment (in either key case: the stack's
+ * or Packer's). A deny with this condition keeps an environment's launches and new groups out of
+ * the other environments' subnets, security groups and VPCs; untagged ones (the default VPC's)
+ * stay usable.
+ */
+function otherEnvironments(tags: Readonly<Record<string, string>>, env: string): Condition {
+  const [project, environment] = Object.keys(tags);
+  return {
+    StringEquals: { [`aws:ResourceTag/${project}`]: tags[project] },
+    StringNotEquals: { [`aws:ResourceTag/${environment}`]: env },
+  };
 }
 
 /** Terraform state: read (plan) or read and write (deploy), and the DynamoDB lock table when one is named. */
@@ -245,19 +290,47 @@ export function releasePolicy(env: EnvironmentScope): PolicyDocument {
     // Room for both colors at once: the account's On-Demand vCPU quota.
     allow("ReadQuota", ["servicequotas:GetServiceQuota"], a.ec2Quotas),
     allow("ShiftTraffic", ["elasticloadbalancing:ModifyListener"], a.listeners, ownedByStack),
-    allow("ScaleFleets", ["autoscaling:SetDesiredCapacity"], a.autoScalingGroups, ownedByStack),
+    // A color's min, max and desired size together, as the role it takes needs (never its
+    // subnets or launch configuration: launching from another template would also need
+    // ec2:RunInstances, which a release has not).
+    allow("ScaleFleets", ["autoscaling:UpdateAutoScalingGroup"], a.autoScalingGroups, {
+      ...ownedByStack,
+      Null: { "autoscaling:VPCZoneIdentifiers": "true", "autoscaling:LaunchConfigurationName": "true" },
+    }),
   ]);
 }
 
-/** What `cdktf deploy` creates in EC2 (Packer's temporary security group is one too). */
-const NETWORK_CREATES = ["CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable", "CreateSecurityGroup", "CreateLaunchTemplate"];
 /**
- * What Packer creates besides its security group. Its volumes and snapshots come with
- * RunInstances and CreateImage, which authorize them: it never calls CreateVolume or CreateSnapshot.
+ * What `cdktf deploy` creates in EC2 that holds nothing until something is launched into it: a
+ * new one touches nothing that exists, so these take no tag condition (another environment's
+ * VPC is kept out by the NotInOtherEnvironments deny).
  */
-const BUILD_CREATES = ["RunInstances", "CreateKeyPair", "CreateImage"];
-/** The calls whose new resources may be tagged as they are made. */
-const TAGGING_CREATES = [...NETWORK_CREATES, ...BUILD_CREATES, "CreateLaunchTemplateVersion", "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress"];
+const CONTAINER_CREATES = ["CreateVpc", "CreateSubnet", "CreateInternetGateway", "CreateRouteTable"];
+/**
+ * The stack's creates whose new resource must carry the environment's tags (the provider's
+ * default tags, sent with the create call): its security groups and launch templates, and the
+ * RunInstances check Auto Scaling makes with the caller's rights when a group is created or
+ * updated from a launch template (the template's tag specifications are that check's request tags).
+ */
+const STACK_TAGGED_CREATES = ["CreateSecurityGroup", "CreateLaunchTemplate", "RunInstances"];
+/**
+ * What Packer's amazon-ebs builder creates (plugin 1.8.2), each with run_tags (Project,
+ * Environment) on the new resource as it is made: the temporary key pair and security group,
+ * the build instance with its network interface (and its volume, run_volume_tags), the AMI and
+ * its snapshot. Its volumes and snapshots come with RunInstances and CreateImage, which authorize
+ * them: it never calls CreateVolume or CreateSnapshot.
+ */
+const BUILD_CREATES = ["CreateKeyPair", "CreateSecurityGroup", "RunInstances", "CreateImage"];
+/** The stack's calls whose new resources may be tagged as they are made. */
+const STACK_TAGGING_CREATES = [
+  ...CONTAINER_CREATES,
+  ...STACK_TAGGED_CREATES,
+  "CreateLaunchTemplateVersion",
+  "AuthorizeSecurityGroupIngress",
+  "AuthorizeSecurityGroupEgress",
+];
+/** What RunInstances creates: it names these new resources and the tags each gets. */
+const LAUNCHED = ["instance", "volume", "network-interface"];
 
 /**
  * The deploy role's documents, by concern (each one managed policy): what `npm run deploy` and
@@ -274,10 +347,32 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
     rollout: releasePolicy(env),
     read: policy([...stateStatements(env, true), ...refreshStatements(env)]),
     network: policy([
-      // A new resource harms nobody; what exists may be changed only when it carries the
-      // environment's tags (CreateTags included, so nothing foreign can be adopted by tagging it).
-      allow("Create", ec2(NETWORK_CREATES), "*"),
-      allow("TagOnCreate", ["ec2:CreateTags"], "*", { StringEquals: { "ec2:CreateAction": TAGGING_CREATES } }),
+      // What the stack creates carries the environment's tags from the start; what exists may be
+      // changed only when it carries them (CreateTags included, so nothing foreign can be adopted
+      // by tagging it, and nothing new tagged for another environment).
+      allow("Create", ec2(CONTAINER_CREATES), "*"),
+      allow("NewSecurityGroups", ["ec2:CreateSecurityGroup"], a.ec2("security-group"), { StringEquals: requestTags(stackTags(env.name)) }),
+      // The VPC a new group goes into: the default VPC carries no tags (Packer's group goes there too).
+      allow("InVpcs", ["ec2:CreateSecurityGroup"], a.ec2("vpc")),
+      allow("NewLaunchTemplates", ["ec2:CreateLaunchTemplate"], a.ec2("launch-template"), { StringEquals: requestTags(stackTags(env.name)) }),
+      allow("TagOnCreate", ["ec2:CreateTags"], "*", {
+        StringEquals: { "ec2:CreateAction": STACK_TAGGING_CREATES, ...requestTags(stackTags(env.name)) },
+      }),
+      // Auto Scaling checks that whoever creates or updates a group may launch from its template:
+      // instances, volumes and interfaces tagged by the template, from the environment's own
+      // template and security group (subnets and AMIs: LaunchInto, in the image document).
+      allow("LaunchFromTemplates", ["ec2:RunInstances"], LAUNCHED.map(a.ec2), { StringEquals: requestTags(stackTags(env.name)) }),
+      allow("OwnTemplatesAndGroups", ["ec2:RunInstances"], [a.ec2("launch-template"), a.ec2("security-group")], ownedBy(stackTags(env.name))),
+      // Nothing goes into another environment's tagged subnets, security groups or VPC, whatever
+      // the tags of what is launched or created there.
+      ...[stackTags(env.name), packerTags(env.name)].map((tags, i) =>
+        deny(
+          i === 0 ? "NotInOtherEnvironments" : "NotInOtherEnvironmentsBuilds",
+          ec2(["RunInstances", "CreateSecurityGroup", "CreateSubnet", "CreateRouteTable"]),
+          [a.ec2("subnet"), a.ec2("security-group"), a.ec2("vpc")],
+          otherEnvironments(tags, env.name),
+        ),
+      ),
       // A rule is a resource of its own, created by the authorize call: its group must be ours.
       allow(
         "NewSecurityGroupRules",
@@ -320,9 +415,20 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
       ),
     ]),
     image: policy([
-      // Packer's build instance, temporary key pair and the image, all tagged as they are created
-      // (run_tags; its security group is a network "Create").
-      allow("Build", ec2(BUILD_CREATES), "*"),
+      // Packer's build instance, temporary key pair and security group, and the image: each made
+      // with the environment's tags (run_tags, run_volume_tags), and the parts it launches with
+      // must be its own.
+      allow("LaunchBuildInstance", ["ec2:RunInstances"], LAUNCHED.map(a.ec2), { StringEquals: requestTags(packerTags(env.name)) }),
+      allow("LaunchWithOwnParts", ["ec2:RunInstances"], [a.ec2("security-group"), a.ec2("key-pair")], ownedBy(packerTags(env.name))),
+      // The default VPC's subnets and Amazon's AMIs carry no tags of ours (another environment's
+      // tagged subnets are denied in the network document).
+      allow("LaunchInto", ["ec2:RunInstances"], [a.ec2("subnet"), a.ec2Images("image")]),
+      allow("NewBuildParts", ec2(["CreateKeyPair", "CreateSecurityGroup"]), [a.ec2("key-pair"), a.ec2("security-group")], {
+        StringEquals: requestTags(packerTags(env.name)),
+      }),
+      allow("BakeImage", ["ec2:CreateImage"], [a.ec2Images("image"), a.ec2Images("snapshot")], { StringEquals: requestTags(packerTags(env.name)) }),
+      allow("FromOwnBuildInstance", ["ec2:CreateImage"], a.ec2("instance"), ownedBy(packerTags(env.name))),
+      allow("TagBuildOnCreate", ["ec2:CreateTags"], "*", { StringEquals: { "ec2:CreateAction": BUILD_CREATES, ...requestTags(packerTags(env.name)) } }),
       allow(
         "ChangeOwnBuild",
         ec2([
@@ -449,19 +555,22 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
       ),
     ]),
     iam: policy([
+      // The environment's roles and instance profile as Terraform manages them. What can change
+      // a role's permissions (its inline and attached policies, its boundary) is allowed only on
+      // a role whose permissions boundary is the environment's workload boundary (CreateRole: the
+      // new role's), which the CI stack owns: whatever these write, the role can do no more than
+      // the boundary allows. Not here: iam:UpdateAssumeRolePolicy, which IAM cannot condition on
+      // the boundary (nor on the new trust policy): with it the role could make a role trust
+      // itself and assume it. The stack's trust policies are fixed (CodeDeploy's names only this
+      // account's deployment groups), so a change to one is applied by a person.
       allow(
         "OwnRoles",
         [
-          "iam:CreateRole",
           "iam:DeleteRole",
           "iam:UpdateRole",
           "iam:UpdateRoleDescription",
-          "iam:UpdateAssumeRolePolicy",
           "iam:TagRole",
           "iam:UntagRole",
-          "iam:PutRolePolicy",
-          "iam:DeleteRolePolicy",
-          "iam:DetachRolePolicy",
           "iam:CreateInstanceProfile",
           "iam:DeleteInstanceProfile",
           "iam:AddRoleToInstanceProfile",
@@ -471,9 +580,17 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
         ],
         [a.roles, a.instanceProfiles],
       ),
-      // Only the AWS managed policies the stack attaches: never AdministratorAccess.
+      allow(
+        "BoundedRoles",
+        ["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"],
+        a.roles,
+        { StringEquals: { "iam:PermissionsBoundary": a.workloadBoundary } },
+      ),
+      // Only the AWS managed policies the stack attaches, never AdministratorAccess, and only to
+      // a bounded role.
       allow("AttachStackPolicies", ["iam:AttachRolePolicy"], a.roles, {
         ArnEquals: { "iam:PolicyARN": Object.values(AWS_MANAGED_POLICIES).map((name) => `arn:${p}:iam::aws:policy/${name}`) },
+        StringEquals: { "iam:PermissionsBoundary": a.workloadBoundary },
       }),
       // The instance role goes to EC2 (launch template), the service role to CodeDeploy.
       allow("PassStackRoles", ["iam:PassRole"], a.roles, { StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "codedeploy.amazonaws.com"] } }),
@@ -481,8 +598,150 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
       allow("ServiceLinkedRoles", ["iam:CreateServiceLinkedRole"], `arn:${p}:iam::${env.accountId}:role/aws-service-role/*`, {
         StringEquals: { "iam:AWSServiceName": ["autoscaling.amazonaws.com", "elasticloadbalancing.amazonaws.com"] },
       }),
+      // No role loses its boundary, and the boundary itself never changes, whatever else is
+      // granted: both are the CI stack's, applied by a person.
+      deny("KeepBoundaries", ["iam:DeleteRolePermissionsBoundary"], "*"),
+      deny(
+        "BoundaryUnchanged",
+        ["iam:CreatePolicyVersion", "iam:DeletePolicy", "iam:DeletePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:TagPolicy", "iam:UntagPolicy"],
+        a.workloadBoundary,
+      ),
     ]),
   };
+}
+
+/**
+ * What the AWS managed policies the stack attaches (modules/iam.ts) allow, as AWS publishes them
+ * (AWSCodeDeployRole v12 of September 2026, AmazonSSMManagedInstanceCore v2, both on `*`). The
+ * workload boundary keeps each action, on the environment's own resources where the action takes
+ * one. AWS may add an action to a new version: a boundary without it would refuse it, so compare
+ * when CodeDeploy or Session Manager misbehave (`aws iam get-policy-version`).
+ */
+export const AWS_MANAGED_POLICY_ACTIONS: Readonly<Record<keyof typeof AWS_MANAGED_POLICIES, readonly string[]>> = {
+  codeDeploy: [
+    "autoscaling:CompleteLifecycleAction",
+    "autoscaling:DeleteLifecycleHook",
+    "autoscaling:DescribeAutoScalingGroups",
+    "autoscaling:DescribeAutoScalingInstances",
+    "autoscaling:DescribeLifecycleHooks",
+    "autoscaling:PutLifecycleHook",
+    "autoscaling:RecordLifecycleActionHeartbeat",
+    "autoscaling:CreateAutoScalingGroup",
+    "autoscaling:CreateOrUpdateTags",
+    "autoscaling:UpdateAutoScalingGroup",
+    "autoscaling:EnableMetricsCollection",
+    "autoscaling:DescribePolicies",
+    "autoscaling:DescribeScheduledActions",
+    "autoscaling:DescribeNotificationConfigurations",
+    "autoscaling:SuspendProcesses",
+    "autoscaling:ResumeProcesses",
+    "autoscaling:AttachLoadBalancers",
+    "autoscaling:AttachLoadBalancerTargetGroups",
+    "autoscaling:PutScalingPolicy",
+    "autoscaling:PutScheduledUpdateGroupAction",
+    "autoscaling:PutNotificationConfiguration",
+    "autoscaling:PutWarmPool",
+    "autoscaling:DescribeScalingActivities",
+    "autoscaling:DeleteAutoScalingGroup",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInstanceStatus",
+    "ec2:TerminateInstances",
+    "tag:GetResources",
+    "sns:Publish",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:PutMetricAlarm",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeInstanceHealth",
+    "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+    "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:DeregisterTargets",
+  ],
+  sessionManager: [
+    "ssm:DescribeAssociation",
+    "ssm:GetDeployablePatchSnapshotForInstance",
+    "ssm:GetDocument",
+    "ssm:DescribeDocument",
+    "ssm:GetManifest",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:ListAssociations",
+    "ssm:ListInstanceAssociations",
+    "ssm:PutInventory",
+    "ssm:PutComplianceItems",
+    "ssm:PutConfigurePackageResult",
+    "ssm:UpdateAssociationStatus",
+    "ssm:UpdateInstanceAssociationStatus",
+    "ssm:UpdateInstanceInformation",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:GetEndpoint",
+    "ec2messages:GetMessages",
+    "ec2messages:SendReply",
+  ],
+};
+
+/** Actions of the AWS managed policies the workload boundary leaves out, and why. */
+export const NOT_IN_WORKLOAD_BOUNDARY: Readonly<Record<string, string>> = {
+  "elasticloadbalancing:RegisterInstancesWithLoadBalancer": "Classic Load Balancers: the stack has none (its ALB takes targets by RegisterTargets)",
+  "elasticloadbalancing:DeregisterInstancesFromLoadBalancer": "Classic Load Balancers: the stack has none (its ALB takes targets by RegisterTargets)",
+};
+
+/** Reads that take no resource narrower than `*` (Describe, and the tagging API's GetResources). */
+const isReadOnly = (action: string) => /^[a-z0-9-]+:(Describe|Get|List)/.test(action);
+
+/**
+ * The permissions boundary of an environment's workload roles (the instance role and CodeDeploy's
+ * service role): the most any role the environment's deploy role creates or changes can do. It
+ * is what those roles need (modules/iam.ts: the two AWS managed policies, the revision reads, the
+ * launch-template grants), on the environment's own resources: a role that the deploy role made
+ * to trust itself, whatever its policies, can reach nothing of another environment and nothing
+ * in IAM but passing the instance role to EC2.
+ */
+export function workloadBoundaryPolicy(env: EnvironmentScope): PolicyDocument {
+  const a = arnsOf(env);
+  const { codeDeploy, sessionManager } = AWS_MANAGED_POLICY_ACTIONS;
+  const parameterReads = ["ssm:GetParameter", "ssm:GetParameters"];
+  const tags = stackTags(env.name);
+  return policy([
+    allow("Read", codeDeploy.filter(isReadOnly), "*"),
+    // The SSM agent's own calls; the parameters it may read are the environment's.
+    allow(
+      "SessionManagerAgent",
+      sessionManager.filter((action) => !parameterReads.includes(action)),
+      "*",
+    ),
+    allow("OwnParameters", parameterReads, a.parameters),
+    allow("ReadRevisions", ["s3:GetObject", "s3:GetObjectVersion"], `${a.revisionBucket}/*`),
+    allow("ListRevisions", ["s3:ListBucket"], a.revisionBucket),
+    allow("ReadCodeDeployAgent", ["s3:GetObject"], `arn:${a.partition}:s3:::aws-codedeploy-${env.region}/*`),
+    allow(
+      "OwnFleets",
+      codeDeploy.filter((action) => action.startsWith("autoscaling:") && !isReadOnly(action)),
+      a.autoScalingGroups,
+    ),
+    allow("OwnTargets", ["elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"], a.targetGroups),
+    allow("OwnInstances", ["ec2:TerminateInstances"], a.ec2("instance"), ownedBy(tags)),
+    allow("OwnTopic", ["sns:Publish"], a.topics),
+    allow("OwnAlarms", ["cloudwatch:PutMetricAlarm"], a.alarms),
+    // Launches only from the environment's templates (RunInstances names the template as a
+    // resource of its own, and sets ec2:LaunchTemplate on every other one).
+    allow("FromOwnTemplates", ["ec2:RunInstances"], a.ec2("launch-template"), ownedBy(tags)),
+    allow("WhatTemplatesLaunch", ["ec2:RunInstances"], [...[...LAUNCHED, "subnet", "security-group"].map(a.ec2), a.ec2Images("image")], {
+      ArnLike: { "ec2:LaunchTemplate": a.ec2("launch-template") },
+    }),
+    allow("TagLaunches", ["ec2:CreateTags"], LAUNCHED.map(a.ec2), { StringEquals: { "ec2:CreateAction": "RunInstances" } }),
+    allow("PassInstanceRole", ["iam:PassRole"], a.instanceRole, { StringEquals: { "iam:PassedToService": "ec2.amazonaws.com" } }),
+  ]);
 }
 
 /**
@@ -491,9 +750,23 @@ export function deployPolicies(env: EnvironmentScope): Record<string, PolicyDocu
  */
 export const COMMAND_DEPLOY_DOCUMENTS = ["rollout", "image"] as const;
 
-/** The plan role's document for one environment: read its state and refresh its stack, nothing else. */
+/**
+ * What `npm run nightly -- --dry-run` reads besides what a plan refreshes (the environment's
+ * parameters, Amazon Linux's public AMI parameter, Describe*): the agent version its build key
+ * names, and the deployment of a release that holds the lock. The nightly workflow's decide job
+ * runs it with the plan role.
+ */
+function nightlyDecisionStatements(env: EnvironmentScope): PolicyStatement[] {
+  const a = arnsOf(env);
+  return [allow("ReadAgentVersion", ["s3:GetObject"], a.agentVersion), allow("ReadLockDeployment", ["codedeploy:GetDeployment"], a.deploymentGroups)];
+}
+
+/**
+ * The plan role's document for one environment: read its state and refresh its stack, and the
+ * nightly's dry run; nothing else.
+ */
 export function planPolicy(env: EnvironmentScope): PolicyDocument {
-  return policy([...stateStatements(env, false), ...refreshStatements(env)]);
+  return policy([...stateStatements(env, false), ...refreshStatements(env), ...nightlyDecisionStatements(env)]);
 }
 
 /** What the CI stack itself is, for the plan role when its state is in S3. */
@@ -604,6 +877,12 @@ export interface CommandAccess {
   readonly calls: (env: DeployedEnvironment) => readonly AwsCall[];
   /** IAM actions of SDK operations its modules import but it never makes, and why they are imported. */
   readonly importedOnly?: Readonly<Record<string, string>>;
+  /**
+   * Its `--dry-run`, when a workflow runs that with another role (the nightly workflow's decide
+   * job, with the read-only plan role): the role, and every AWS call the dry run makes (some of
+   * `calls`: a dry run stops before anything changes).
+   */
+  readonly dryRun?: { readonly role: CiRoleKind; readonly calls: (env: DeployedEnvironment) => readonly AwsCall[] };
 }
 
 function call(action: string, on: readonly (string | CallResource)[], more: Omit<AwsCall, "action" | "on"> = {}): AwsCall {
@@ -668,7 +947,7 @@ function releaseCalls(env: DeployedEnvironment): AwsCall[] {
     ),
     ...callsOf(["codedeploy:StopDeployment", "codedeploy:ListDeploymentTargets", "codedeploy:BatchGetDeploymentTargets"], ["*"]),
     ...callsOf(["autoscaling:DescribeAutoScalingGroups", "autoscaling:DescribeScalingActivities", "autoscaling:DescribeInstanceRefreshes"], ["*"]),
-    call("autoscaling:SetDesiredCapacity", fleets),
+    call("autoscaling:UpdateAutoScalingGroup", fleets),
     ...callsOf(["elasticloadbalancing:DescribeListeners", "elasticloadbalancing:DescribeTargetHealth"], ["*"]),
     call("elasticloadbalancing:ModifyListener", [{ arn: s.listenerArn, tags }]),
     ...callsOf(["cloudwatch:DescribeAlarms", "ec2:DescribeInstanceTypes"], ["*"]),
@@ -715,6 +994,28 @@ function nightlyCalls(env: DeployedEnvironment): AwsCall[] {
 }
 
 /**
+ * `npm run nightly -- --dry-run` (scripts/lib/nightly/nightly.ts, up to its dry-run report): the
+ * environment's state, the deployment of a release that holds the lock (only to describe it),
+ * and tonight's build key (the newest AL2023 AMI and its name, the agent version), against the
+ * images built for the environment. It takes no lock and builds, publishes and reports nothing.
+ */
+function nightlyDryRunCalls(env: DeployedEnvironment): AwsCall[] {
+  const a = arnsOf(env);
+  const s = env.stack;
+  const at = `${env.region}:${env.accountId}`;
+  return [
+    call("ssm:GetParameters", stateParameters(env.name).map(a.parameter)),
+    call(
+      "codedeploy:GetDeployment",
+      COLORS.map((c) => `arn:${a.partition}:codedeploy:${at}:deploymentgroup:${s.applicationName}/${s.fleets[c].deploymentGroupName}`),
+    ),
+    call("ssm:GetParameter", [`arn:${a.partition}:ssm:${env.region}::parameter${env.sourceAmiParameter}`]),
+    call("ec2:DescribeImages", ["*"]),
+    call("s3:GetObject", [a.agentVersion]),
+  ];
+}
+
+/**
  * `packer build` of packer/webfleet.pkr.hcl with the Amazon plugin's amazon-ebs builder, as CI
  * runs it (no --copy-to, no --session-manager, no --iam-instance-profile): a temporary key pair
  * and security group, a build instance in the default VPC reached by SSH, the AMI and its
@@ -725,7 +1026,10 @@ function packerCalls(env: EnvironmentScope): AwsCall[] {
   const p = PARTITION;
   const at = `${env.region}:${env.accountId}`;
   const tags = packerTags(env.name);
-  const made = (type: string, id: string): CallResource => ({ arn: `arn:${p}:ec2:${at}:${type}/${id}` });
+  // AMIs and snapshots have no account in their ARNs.
+  const made = (type: string, id: string): CallResource => ({
+    arn: type === "image" || type === "snapshot" ? `arn:${p}:ec2:${env.region}::${type}/${id}` : `arn:${p}:ec2:${at}:${type}/${id}`,
+  });
   const own = (type: string, id: string): CallResource => ({ ...made(type, id), tags });
   const newOnes = {
     keyPair: made("key-pair", "packer_0123456789abcdef"),
@@ -750,7 +1054,10 @@ function packerCalls(env: EnvironmentScope): AwsCall[] {
     subnet: made("subnet", "subnet-0123456789abcdef0"),
     sourceImage: { arn: `arn:${p}:ec2:${env.region}::image/ami-0fedcba9876543210` },
   };
-  const tagOnCreate = (createAction: string, on: CallResource[]) => call("ec2:CreateTags", on, { request: { "ec2:CreateAction": createAction } });
+  // What Packer creates, it creates with run_tags (and run_volume_tags): the request's tags.
+  const withTags = requestTags(tags);
+  const create = (action: string, on: CallResource[]) => call(action, on, { request: withTags });
+  const tagOnCreate = (createAction: string, on: CallResource[]) => call("ec2:CreateTags", on, { request: { "ec2:CreateAction": createAction, ...withTags } });
   return [
     ...callsOf(
       [
@@ -764,15 +1071,15 @@ function packerCalls(env: EnvironmentScope): AwsCall[] {
       ],
       ["*"],
     ),
-    call("ec2:CreateKeyPair", [newOnes.keyPair]),
+    create("ec2:CreateKeyPair", [newOnes.keyPair]),
     tagOnCreate("CreateKeyPair", [newOnes.keyPair]),
-    call("ec2:CreateSecurityGroup", [newOnes.group, foreign.vpc]),
+    create("ec2:CreateSecurityGroup", [newOnes.group, foreign.vpc]),
     tagOnCreate("CreateSecurityGroup", [newOnes.group]),
     call("ec2:AuthorizeSecurityGroupIngress", [ours.group, newOnes.rule]),
-    call("ec2:RunInstances", [newOnes.instance, newOnes.volume, newOnes.eni, ours.group, ours.keyPair, foreign.subnet, foreign.sourceImage]),
+    create("ec2:RunInstances", [newOnes.instance, newOnes.volume, newOnes.eni, ours.group, ours.keyPair, foreign.subnet, foreign.sourceImage]),
     tagOnCreate("RunInstances", [newOnes.instance, newOnes.volume, newOnes.eni]),
     call("ec2:StopInstances", [ours.instance]),
-    call("ec2:CreateImage", [newOnes.image, ours.instance, newOnes.snapshot]),
+    create("ec2:CreateImage", [newOnes.image, ours.instance, newOnes.snapshot]),
     tagOnCreate("CreateImage", [newOnes.image, newOnes.snapshot]),
     // The AMI's own tags and description, IMDSv2 only, and its deprecation date.
     call("ec2:CreateTags", [ours.image, ours.snapshot]),
@@ -816,6 +1123,7 @@ export const CI_COMMANDS: Readonly<Record<string, CommandAccess>> = {
     role: "deploy",
     tools: ["packer", "terraform"],
     calls: nightlyCalls,
+    dryRun: { role: "plan", calls: nightlyDryRunCalls },
     importedOnly: {
       "ec2:DeregisterImage": "scripts/lib/image/prune.ts, for listImages: the night prunes nothing",
       "ec2:DeleteSnapshot": "scripts/lib/image/prune.ts, for listImages: the night prunes nothing",

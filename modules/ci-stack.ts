@@ -1,11 +1,22 @@
 import { Construct } from "constructs";
-import { TerraformOutput, TerraformStack } from "cdktf";
+import { Annotations, TerraformOutput, TerraformStack } from "cdktf";
+import { IamPolicy } from "@cdktf/provider-aws/lib/iam-policy";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import type { CiConfig } from "../config/github";
 import type { EnvironmentConfig } from "../config/load";
 import { PARTITION } from "../config/regions";
-import { deployPolicies, planCiPolicy, planPolicy, releasePolicy, type EnvironmentScope, type PolicyDocument } from "./ci-policies";
-import { GitHubActionsRole, githubSubject, type GitHubRepository } from "./github-actions-role";
+import {
+  deployPolicies,
+  planCiPolicy,
+  planPolicy,
+  releasePolicy,
+  workloadBoundaryArn,
+  workloadBoundaryName,
+  workloadBoundaryPolicy,
+  type EnvironmentScope,
+  type PolicyDocument,
+} from "./ci-policies";
+import { GitHubActionsRole, MAX_MANAGED_POLICY_CHARS, githubSubject, type GitHubRepository } from "./github-actions-role";
 import { GITHUB_OIDC_HOST, GitHubOidcProvider, STS_AUDIENCE } from "./github-oidc-provider";
 import { CI_IAM_PATH, CI_SESSION_SECONDS, CI_VARIABLES, PROJECT, ciRoleName } from "./names";
 import { configureStateBackend } from "./state-backend";
@@ -28,12 +39,20 @@ export interface CiStackProps {
  * A pull request's token (`repo:…:pull_request`) matches none of them. The outputs say which
  * GitHub variables to set to what. What each role may do follows what the commands it runs
  * call (CI_COMMANDS in ./ci-policies.ts); no role can tear an environment down (NOT_FROM_CI).
+ *
+ * And, per environment, the permissions boundary of its workload roles (instance role,
+ * CodeDeploy's service role): the deploy role creates and changes those roles only with it, so
+ * that it cannot make itself an administrator through a role of its own environment. The
+ * environment's file names it (`permissionsBoundaryArn`; the output
+ * workload_permissions_boundaries says what to set).
  */
 export class CiStack extends TerraformStack {
   readonly oidcProviderArn: string;
   readonly planRole: GitHubActionsRole;
   readonly releaseRoles: Record<string, GitHubActionsRole> = {};
   readonly deployRoles: Record<string, GitHubActionsRole> = {};
+  /** Each environment's workload boundary. */
+  readonly workloadBoundaries: Record<string, IamPolicy> = {};
 
   constructor(scope: Construct, id: string, props: CiStackProps) {
     super(scope, id);
@@ -84,7 +103,25 @@ export class CiStack extends TerraformStack {
     });
 
     const variables: Record<string, Record<string, string>> = {};
+    const boundaries: Record<string, string> = {};
     for (const scope of scopes) {
+      // Made for every environment listed (one deployed by hand may use it too); its name and
+      // path are fixed, so the deploy role's conditions and the environment's file can name it
+      // before it exists.
+      const boundaryDocument = JSON.stringify(workloadBoundaryPolicy(scope));
+      if (boundaryDocument.length > MAX_MANAGED_POLICY_CHARS) {
+        throw new Error(
+          `the workload boundary of ${scope.name} is ${boundaryDocument.length} characters; IAM takes at most ${MAX_MANAGED_POLICY_CHARS} in a managed policy`,
+        );
+      }
+      this.workloadBoundaries[scope.name] = new IamPolicy(this, `workload-boundary-${scope.name}`, {
+        name: workloadBoundaryName(scope.name),
+        path: CI_IAM_PATH,
+        description: `webfleet CI: permissions boundary of the ${scope.name} environment's instance and CodeDeploy roles`,
+        policy: boundaryDocument,
+      });
+      boundaries[scope.name] = workloadBoundaryArn(ci.accountId, scope.name);
+
       // The workflows run an environment's jobs in the GitHub environment of the same name.
       const githubEnvironment = scope.name;
       const subjects = [githubSubject(repo, { environment: githubEnvironment })];
@@ -113,6 +150,15 @@ export class CiStack extends TerraformStack {
         });
         this.deployRoles[scope.name] = role;
         envVariables[CI_VARIABLES.deployRoleArn] = role.arn;
+        const config = props.environments.find((e) => e.name === scope.name);
+        // A different boundary is refused with the configuration (config/github.ts); none at all
+        // plans, but the deploy role's first change to those roles would be refused by IAM.
+        if (config && config.permissionsBoundaryArn === undefined) {
+          Annotations.of(this).addWarning(
+            `${config.file}: permissionsBoundaryArn is not set, but ${ci.file} gives ${scope.name} a deploy role, which may create and change the environment's roles ` +
+              `only with the boundary ${boundaries[scope.name]}: set permissionsBoundaryArn to it (docs/ci.md)`,
+          );
+        }
       }
       if (roles.length > 0) variables[githubEnvironment] = envVariables;
     }
@@ -121,6 +167,10 @@ export class CiStack extends TerraformStack {
     new TerraformOutput(this, "github_repository_variables", {
       value: { [CI_VARIABLES.region]: ci.region, [CI_VARIABLES.planRoleArn]: this.planRole.arn },
       description: `repository variables of ${ci.repository} (Settings → Secrets and variables → Actions → Variables)`,
+    });
+    new TerraformOutput(this, "workload_permissions_boundaries", {
+      value: boundaries,
+      description: "permissionsBoundaryArn of each environment's file (config/<env>.yaml): the ceiling of its instance and CodeDeploy roles",
     });
     new TerraformOutput(this, "github_environment_variables", {
       value: variables,

@@ -32,6 +32,13 @@ export interface IamRolesProps {
    * @default - the account of the credentials Terraform runs with (aws_caller_identity)
    */
   readonly accountId?: string;
+  /**
+   * A managed policy set as the permissions boundary of both roles: the most they can ever do,
+   * whatever policies they get. An environment deployed by CI names the boundary the CI stack
+   * makes for it, the only one its deploy role may create and change these roles with.
+   * @default - none
+   */
+  readonly permissionsBoundaryArn?: string;
 }
 
 /** The AWS managed policies the stack attaches (CI's deploy role may attach these and no other). */
@@ -66,6 +73,7 @@ export class IamRoles extends Construct {
     const codeDeploy = new IamRole(this, "codedeploy", {
       name: `${props.namePrefix}-codedeploy`,
       description: "webfleet: lets CodeDeploy deploy to the fleets and control their traffic",
+      permissionsBoundary: props.permissionsBoundaryArn,
       assumeRolePolicy: trust("codedeploy.amazonaws.com", {
         StringEquals: { "aws:SourceAccount": account },
         ArnLike: { "aws:SourceArn": `arn:${partition}:codedeploy:${props.region}:${account}:deploymentgroup:${props.applicationName}/*` },
@@ -79,6 +87,7 @@ export class IamRoles extends Construct {
     const instance = new IamRole(this, "instance", {
       name: `${props.namePrefix}-instance`,
       description: "webfleet web instances: Session Manager and revision downloads",
+      permissionsBoundary: props.permissionsBoundaryArn,
       assumeRolePolicy: trust("ec2.amazonaws.com"),
     });
     new IamRolePolicyAttachment(this, "instance-ssm", {

@@ -68,6 +68,7 @@ export class WebfleetStack extends TerraformStack {
       applicationName: application.applicationName,
       // The templates need the instance profile made here: their ARNs resolve at synth.
       launchTemplateArns: COLORS.map((color) => Lazy.stringValue({ produce: () => this.fleets[color].launchTemplate.arn })),
+      permissionsBoundaryArn: config.permissionsBoundaryArn,
     });
 
     const releaseState = new ReleaseState(this, "release-state", {

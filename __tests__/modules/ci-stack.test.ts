@@ -15,13 +15,17 @@ import {
   CI_COMMANDS,
   CI_TOOL_CALLS,
   COMMAND_DEPLOY_DOCUMENTS,
+  AWS_MANAGED_POLICY_ACTIONS,
   NOT_FROM_CI,
+  NOT_IN_WORKLOAD_BOUNDARY,
   deployPolicies,
   iamActionsOf,
   packerTags,
   planPolicy,
   releasePolicy,
   stackTags,
+  workloadBoundaryArn,
+  workloadBoundaryPolicy,
   type AwsCall,
   type CallResource,
   type CiTool,
@@ -48,7 +52,8 @@ import { readEnvironmentState } from "../../scripts/lib/aws/environment";
 import { BUILD_OPTIONS, variablesFor } from "../../scripts/lib/image/build";
 import { agentVersion, sourceAmiParameter } from "../../scripts/lib/nightly/key";
 import { onDemandQuota } from "../../scripts/lib/release/quota";
-import { doc, environment, resources, type TerraformJson } from "../helpers/stack";
+import { IamRoles } from "../../modules/iam";
+import { doc, environment, resources, synthConstruct, type TerraformJson } from "../helpers/stack";
 
 const ROOT = resolve(__dirname, "../..");
 const REPO = "example-org/webfleet";
@@ -61,7 +66,9 @@ const ciConfig = (patch: Record<string, unknown> = {}) =>
     ...patch,
   });
 const dev = environment({}, "dev");
-const prod = environment({ region: "eu-west-1", stateBackend: { type: "s3", bucket: "example-webfleet-state", region: "eu-west-1" } }, "prod");
+const PROD_BOUNDARY = "arn:aws:iam::123456789012:policy/webfleet-ci/webfleet-prod-workload-boundary";
+const prodOverrides = { region: "eu-west-1", stateBackend: { type: "s3", bucket: "example-webfleet-state", region: "eu-west-1" } };
+const prod = environment(prodOverrides, "prod");
 
 function synthCi(patch: Record<string, unknown> = {}, environments = [dev, prod]): TerraformJson {
   const app = Testing.app();
@@ -227,8 +234,39 @@ describe("the CI stack (webfleet-ci)", () => {
       expect(p.path).toBe(CI_IAM_PATH);
       expect([p.name, (p.policy as string).length <= MAX_MANAGED_POLICY_CHARS]).toEqual([p.name, true]);
     }
+    // Every policy is attached to a role, but the workload boundaries, which no CI role has.
     const attached = resources(json, "aws_iam_role_policy_attachment");
-    expect(attached.length).toBe(policies.length);
+    expect(attached.length).toBe(policies.filter((p) => !String(p.name).endsWith("-workload-boundary")).length);
+  });
+
+  it("makes each environment's workload boundary where the deploy role's conditions and the environment's file name it", () => {
+    const boundaries = resources(json, "aws_iam_policy").filter((p) => String(p.name).endsWith("-workload-boundary"));
+    expect(boundaries.map((b) => [b.name, b.path])).toEqual([
+      ["webfleet-dev-workload-boundary", CI_IAM_PATH],
+      ["webfleet-prod-workload-boundary", CI_IAM_PATH],
+    ]);
+    expect(JSON.parse(String(boundaries[1].policy))).toEqual(
+      workloadBoundaryPolicy({ name: "prod", region: prod.region, accountId: "123456789012", stateBackend: prod.stateBackend }),
+    );
+    expect(json.output?.workload_permissions_boundaries.value).toEqual({ dev: workloadBoundaryArn("123456789012", "dev"), prod: PROD_BOUNDARY });
+    // The deploy role's conditions name exactly the ARN the policy gets (its name and path, in the configured account).
+    const prodDeployPolicies = resources(json, "aws_iam_policy").filter((p) => String(p.name).startsWith(`${ciRoleName("deploy", "prod")}-`));
+    expect(prodDeployPolicies.some((p) => String(p.policy).includes(`"iam:PermissionsBoundary":"${PROD_BOUNDARY}"`))).toBe(true);
+    expect(`arn:aws:iam::123456789012:policy${boundaries[1].path}${boundaries[1].name}`).toBe(PROD_BOUNDARY);
+  });
+
+  it("warns when an environment CI deploys sets no boundary, and not when it sets the CI stack's", () => {
+    const warningsOf = (environments: (typeof dev)[]) => {
+      const app = Testing.app();
+      const stack = new CiStack(app, CI_STACK, { config: ciConfig(), environments });
+      return stack.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+    };
+    const devBounded = environment({ permissionsBoundaryArn: workloadBoundaryArn("123456789012", "dev") }, "dev");
+    const prodBounded = environment({ ...prodOverrides, permissionsBoundaryArn: PROD_BOUNDARY }, "prod");
+    expect(warningsOf([devBounded, prodBounded])).toEqual([]);
+    expect(warningsOf([dev, prodBounded])).toEqual([
+      `config/dev.yaml: permissionsBoundaryArn is not set, but config/github/ci.yaml gives dev a deploy role, which may create and change the environment's roles only with the boundary ${workloadBoundaryArn("123456789012", "dev")}: set permissionsBoundaryArn to it (docs/ci.md)`,
+    ]);
   });
 
   it("prints the GitHub variables to set, by repository and by GitHub environment", () => {
@@ -296,12 +334,31 @@ describe("what the CI roles may do", () => {
     for (const action of actions(list)) expect(action).not.toMatch(/^\*$|:\*$/);
   });
 
+  /** The environment's tags in a condition, as resource tags or as the tags of what is being created (either key case). */
+  const namesProdTags = (s: PolicyStatement, kind: "ResourceTag" | "RequestTag") => {
+    const condition = JSON.stringify(s.Condition ?? {});
+    return (
+      new RegExp(`"aws:${kind}/(project|Project)":"webfleet"`).test(condition) && new RegExp(`"aws:${kind}/(environment|Environment)":"prod"`).test(condition)
+    );
+  };
+
   test.each(all)("%s changes only its own environment's names (reads may name CodeDeploy's configs and Amazon Linux's public AMI ids)", (_kind, list) => {
-    for (const s of list) {
+    // A deny takes away: only what is allowed must be the environment's.
+    for (const s of list.filter((s) => s.Effect === "Allow")) {
       for (const resource of resourcesOf(s)) {
         expect([s.Sid, resource]).not.toEqual([s.Sid, expect.stringContaining("webfleet-dev")]);
         expect([s.Sid, resource]).not.toEqual([s.Sid, expect.stringContaining("/webfleet/dev")]);
         if (resource === "*" || s.Action.every(readOnly)) continue;
+        // EC2 names nothing after the environment: its resources of prod's region are the
+        // environment's by their tags (existing ones, or what a create must tag them with). The
+        // default VPC's subnets and VPC, and Amazon's AMIs, carry none.
+        const ec2 = /^arn:aws:ec2:([a-z0-9-]+):(\d{12})?:([a-z-]+)\/\*$/.exec(resource);
+        if (ec2) {
+          const [, region, , type] = ec2;
+          const byTags = namesProdTags(s, "ResourceTag") || namesProdTags(s, "RequestTag");
+          expect([s.Sid, resource, region, byTags || ["vpc", "subnet", "image"].includes(type)]).toEqual([s.Sid, resource, prod.region, true]);
+          continue;
+        }
         expect([s.Sid, resource]).toEqual([
           s.Sid,
           expect.stringMatching(/webfleet-prod|\/webfleet\/prod\/|example-webfleet-state|aws-service-role|security-group-rule/),
@@ -310,27 +367,119 @@ describe("what the CI roles may do", () => {
     }
   });
 
-  test.each(all)("%s changes nothing on '*' unless the change is to the environment's tagged resources or a new EC2 resource", (_kind, list) => {
-    for (const s of list.filter((s) => resourcesOf(s).includes("*"))) {
+  test.each(all)("%s changes nothing on '*' unless the change is to the environment's tagged resources, or an empty network container", (_kind, list) => {
+    for (const s of list.filter((s) => s.Effect === "Allow" && resourcesOf(s).includes("*"))) {
       const writes = s.Action.filter((a) => !readOnly(a));
       if (writes.length === 0) continue;
-      const condition = JSON.stringify(s.Condition ?? {});
-      const tagged = /"aws:ResourceTag\/(project|Project)":"webfleet"/.test(condition) && /"aws:ResourceTag\/(environment|Environment)":"prod"/.test(condition);
-      const taggingOnCreate = condition.includes('"ec2:CreateAction"');
-      // Creating a resource touches nothing that exists: the only unconditioned writes on '*'...
-      const creates = writes.every((a) =>
-        /^ec2:(Create(Vpc|Subnet|InternetGateway|RouteTable|SecurityGroup|LaunchTemplate|KeyPair|Image)|RunInstances)$/.test(a),
-      );
+      const tagged = namesProdTags(s, "ResourceTag");
+      // Tags only as something is created, and only the environment's.
+      const taggingOnCreate = JSON.stringify(s.Condition ?? {}).includes('"ec2:CreateAction"') && namesProdTags(s, "RequestTag");
+      // A new VPC, subnet, internet gateway or route table holds nothing until something is
+      // launched into it: the only creates on '*' (instances, volumes, interfaces, security
+      // groups, launch templates, key pairs and images must carry the environment's tags).
+      const containers = writes.every((a) => /^ec2:Create(Vpc|Subnet|InternetGateway|RouteTable)$/.test(a));
       // ...besides StopDeployment, which IAM authorizes on '*' only (a release stops its own deployment).
       const unscopable = writes.every((a) => a === "codedeploy:StopDeployment");
-      expect([s.Sid, tagged || taggingOnCreate || creates || unscopable]).toEqual([s.Sid, true]);
+      expect([s.Sid, tagged || taggingOnCreate || containers || unscopable]).toEqual([s.Sid, true]);
     }
+  });
+
+  describe("EC2 creates carry the environment's tags, and stay out of other environments", () => {
+    const deployDocuments = Object.values(deployPolicies(scope(prod)));
+    const ec2 = (type: string, id: string, tags?: Record<string, string>): CallResource => ({
+      arn: type === "image" || type === "snapshot" ? `arn:aws:ec2:${prod.region}::${type}/${id}` : `arn:aws:ec2:${prod.region}:123456789012:${type}/${id}`,
+      tags,
+    });
+    const asRequest = (tags: Record<string, string>) => Object.fromEntries(Object.entries(tags).map(([k, v]) => [`aws:RequestTag/${k}`, v]));
+    const tagSets: Record<string, Record<string, string>> = {
+      "the stack's": stackTags(prod.name),
+      "Packer's": packerTags(prod.name),
+      "dev's": stackTags(dev.name),
+      "dev's Packer": packerTags(dev.name),
+      no: {},
+    };
+    const launched = [ec2("instance", "i-1"), ec2("volume", "vol-1"), ec2("network-interface", "eni-1")];
+    const defaultSubnet = ec2("subnet", "subnet-default");
+    const amazonAmi = ec2("image", "ami-amazon");
+    const allowed = (action: string, on: CallResource[], request: Record<string, string>) => denied(deployDocuments, { action, on, request }).length === 0;
+
+    test.each<[string, boolean]>([
+      // GIVEN what a launch tags its new instance, volume and interface with, THEN prod's deploy role may launch (true) or not
+      ["the stack's", true],
+      ["Packer's", true],
+      ["dev's", false],
+      ["dev's Packer", false],
+      ["no", false],
+    ])("RunInstances of an instance, volume and interface with %s tags: %s", (which, ok) => {
+      const request = asRequest(tagSets[which]);
+      expect(allowed("ec2:RunInstances", [...launched, defaultSubnet, amazonAmi], request)).toBe(ok);
+      // AND the tags may be put on only as the launch creates them
+      expect(allowed("ec2:CreateTags", launched, { "ec2:CreateAction": "RunInstances", ...request })).toBe(ok);
+    });
+
+    it("launches only with the environment's own security group, key pair and launch template, and never into another environment's subnet", () => {
+      const packer = asRequest(packerTags(prod.name));
+      const launch = (...with_: CallResource[]) => allowed("ec2:RunInstances", [...launched, defaultSubnet, amazonAmi, ...with_], packer);
+      expect(launch(ec2("security-group", "sg-packer", packerTags(prod.name)), ec2("key-pair", "key-packer", packerTags(prod.name)))).toBe(true);
+      expect(launch(ec2("security-group", "sg-dev", packerTags(dev.name)))).toBe(false);
+      expect(launch(ec2("security-group", "sg-untagged"))).toBe(false);
+      expect(launch(ec2("key-pair", "key-someone"))).toBe(false);
+      expect(launch(ec2("launch-template", "lt-dev", stackTags(dev.name)))).toBe(false);
+      // The default VPC's subnets carry no tags; another environment's dedicated subnets do, and are denied whatever is launched.
+      expect(launch(ec2("subnet", "subnet-dev", stackTags(dev.name)))).toBe(false);
+      expect(allowed("ec2:RunInstances", [...launched, amazonAmi, ec2("subnet", "subnet-dev", stackTags(dev.name))], asRequest(stackTags(prod.name)))).toBe(
+        false,
+      );
+      // AND the check Auto Scaling makes for the stack's groups passes: prod's template, group and tags.
+      expect(
+        allowed(
+          "ec2:RunInstances",
+          [
+            ...launched,
+            amazonAmi,
+            ec2("subnet", "subnet-prod", stackTags(prod.name)),
+            ec2("launch-template", "lt-prod", stackTags(prod.name)),
+            ec2("security-group", "sg-prod", stackTags(prod.name)),
+          ],
+          asRequest(stackTags(prod.name)),
+        ),
+      ).toBe(true);
+    });
+
+    test.each<[string, string, CallResource[]]>([
+      ["ec2:CreateSecurityGroup", "CreateSecurityGroup", [ec2("security-group", "sg-new"), ec2("vpc", "vpc-default")]],
+      ["ec2:CreateLaunchTemplate", "CreateLaunchTemplate", [ec2("launch-template", "lt-new")]],
+      ["ec2:CreateKeyPair", "CreateKeyPair", [ec2("key-pair", "key-new")]],
+    ])("%s only with the environment's tags on what it creates", (action, createAction, on) => {
+      const ok = action === "ec2:CreateLaunchTemplate" ? stackTags(prod.name) : packerTags(prod.name);
+      expect(allowed(action, on, asRequest(ok))).toBe(true);
+      expect(allowed("ec2:CreateTags", [on[0]], { "ec2:CreateAction": createAction, ...asRequest(ok) })).toBe(true);
+      for (const other of [stackTags(dev.name), packerTags(dev.name), {}]) {
+        expect([action, other, allowed(action, on, asRequest(other))]).toEqual([action, other, false]);
+        expect([action, other, allowed("ec2:CreateTags", [on[0]], { "ec2:CreateAction": createAction, ...asRequest(other) })]).toEqual([action, other, false]);
+      }
+    });
+
+    it("makes security groups in another environment's VPC never, and images only from the environment's build instance", () => {
+      const packer = asRequest(packerTags(prod.name));
+      expect(allowed("ec2:CreateSecurityGroup", [ec2("security-group", "sg-new"), ec2("vpc", "vpc-dev", stackTags(dev.name))], packer)).toBe(false);
+      const image = [ec2("image", "ami-new"), ec2("snapshot", "snap-new")];
+      expect(allowed("ec2:CreateImage", [...image, ec2("instance", "i-build", packerTags(prod.name))], packer)).toBe(true);
+      // A snapshot of another environment's instance (its disk) would be another environment's data.
+      expect(allowed("ec2:CreateImage", [...image, ec2("instance", "i-dev", stackTags(dev.name))], packer)).toBe(false);
+      expect(allowed("ec2:CreateImage", [...image, ec2("instance", "i-prod-fleet", stackTags(prod.name))], packer)).toBe(false);
+      expect(allowed("ec2:CreateImage", [...image, ec2("instance", "i-build", packerTags(prod.name))], asRequest(packerTags(dev.name)))).toBe(false);
+    });
   });
 
   it("lets a release change traffic and capacity only on the environment's tagged listener and groups, and nothing in IAM or EC2", () => {
     const byId = Object.fromEntries(release.map((s) => [s.Sid, s]));
     expect(byId.ShiftTraffic.Condition).toEqual({ StringEquals: { "aws:ResourceTag/project": "webfleet", "aws:ResourceTag/environment": "prod" } });
-    expect(byId.ScaleFleets.Condition).toEqual(byId.ShiftTraffic.Condition);
+    // Sizes only: never the groups' subnets or launch configuration.
+    expect(byId.ScaleFleets.Condition).toEqual({
+      ...byId.ShiftTraffic.Condition,
+      Null: { "autoscaling:VPCZoneIdentifiers": "true", "autoscaling:LaunchConfigurationName": "true" },
+    });
     expect(actions(release).filter((a) => a.startsWith("iam:") || (a.startsWith("ec2:") && !readOnly(a)))).toEqual([]);
     // It writes the release's own parameters, never the AMI ids or the stack's facts.
     const written = release.filter((s) => s.Action.includes("ssm:PutParameter")).flatMap(resourcesOf);
@@ -343,7 +492,7 @@ describe("what the CI roles may do", () => {
   });
 
   it("lets a deploy change only the environment's own roles, attach only the stack's managed policies, and pass roles only to EC2 and CodeDeploy", () => {
-    const iam = deploy.filter((s) => s.Action.some((a) => a.startsWith("iam:")));
+    const iam = deploy.filter((s) => s.Effect === "Allow" && s.Action.some((a) => a.startsWith("iam:")));
     for (const s of iam) {
       for (const r of resourcesOf(s)) {
         expect(r).toMatch(/^arn:aws:iam::123456789012:(role|instance-profile)\/(webfleet-prod-\*|aws-service-role\/\*)$/);
@@ -353,10 +502,53 @@ describe("what the CI roles may do", () => {
     const byId = Object.fromEntries(deploy.map((s) => [s.Sid, s]));
     expect(byId.AttachStackPolicies.Condition).toEqual({
       ArnEquals: { "iam:PolicyARN": ["arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole", "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore"] },
+      StringEquals: { "iam:PermissionsBoundary": PROD_BOUNDARY },
     });
     expect(byId.PassStackRoles.Condition).toEqual({ StringEquals: { "iam:PassedToService": ["ec2.amazonaws.com", "codedeploy.amazonaws.com"] } });
     // The CI roles themselves are out of its reach: no wildcard over all roles.
     expect(JSON.stringify(iam)).not.toMatch(/:role\/\*"/);
+  });
+
+  describe("the deploy role cannot make itself an administrator through the environment's roles", () => {
+    const iamDocument = [deployPolicies(scope(prod)).iam];
+    const role = (name: string) => `arn:aws:iam::123456789012:role/webfleet-prod-${name}`;
+    const bounded = { "iam:PermissionsBoundary": PROD_BOUNDARY };
+    const can = (action: string, on: string, request: Record<string, string> = {}) => denied(iamDocument, { action, on: [on], request }).length === 0;
+
+    test.each(["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:DetachRolePolicy", "iam:PutRolePermissionsBoundary"])(
+      "%s only on a role whose boundary is the environment's workload boundary",
+      (action) => {
+        expect(can(action, role("instance"), bounded)).toBe(true);
+        // A role with no boundary (made before it, or by hand), or another one.
+        expect(can(action, role("instance"))).toBe(false);
+        expect(can(action, role("instance"), { "iam:PermissionsBoundary": "arn:aws:iam::aws:policy/AdministratorAccess" })).toBe(false);
+        expect(can(action, role("instance"), { "iam:PermissionsBoundary": workloadBoundaryArn("123456789012", dev.name) })).toBe(false);
+        // Never a role of another environment, or a CI role.
+        expect(can(action, "arn:aws:iam::123456789012:role/webfleet-dev-instance", bounded)).toBe(false);
+        expect(can(action, `arn:aws:iam::123456789012:role${CI_IAM_PATH}${ciRoleName("deploy", "prod")}`, bounded)).toBe(false);
+      },
+    );
+
+    it("attaches only the stack's AWS managed policies, and only to a bounded role", () => {
+      const attach = (policy: string, request: Record<string, string>) =>
+        can("iam:AttachRolePolicy", role("codedeploy"), { "iam:PolicyARN": policy, ...request });
+      expect(attach("arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole", bounded)).toBe(true);
+      expect(attach("arn:aws:iam::aws:policy/service-role/AWSCodeDeployRole", {})).toBe(false);
+      expect(attach("arn:aws:iam::aws:policy/AdministratorAccess", bounded)).toBe(false);
+    });
+
+    it("never changes a trust policy, removes a boundary or changes the boundary itself", () => {
+      // IAM cannot condition UpdateAssumeRolePolicy on the boundary: with it a role could be made to trust the deploy role.
+      expect(can("iam:UpdateAssumeRolePolicy", role("instance"), bounded)).toBe(false);
+      expect(can("iam:DeleteRolePermissionsBoundary", role("instance"), bounded)).toBe(false);
+      expect(iamDocument[0].Statement.find((s) => s.Sid === "KeepBoundaries")).toEqual(
+        expect.objectContaining({ Effect: "Deny", Action: ["iam:DeleteRolePermissionsBoundary"], Resource: "*" }),
+      );
+      for (const action of ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:DeletePolicyVersion", "iam:DeletePolicy"]) {
+        const deniedExplicitly = iamDocument[0].Statement.some((s) => s.Effect === "Deny" && statementMatches(s, action, { arn: PROD_BOUNDARY }));
+        expect([action, deniedExplicitly]).toEqual([action, true]);
+      }
+    });
   });
 
   it("lets a deploy write the environment's state and lock file, and a plan only read the state", () => {
@@ -376,6 +568,113 @@ describe("what the CI roles may do", () => {
     const build = deploy.find((s) => s.Sid === "ChangeOwnBuild")!;
     expect(build.Action).toEqual(expect.arrayContaining(["ec2:TerminateInstances", "ec2:DeregisterImage", "ec2:DeleteSnapshot", "ec2:DeleteKeyPair"]));
     expect(build.Condition).toEqual({ StringEquals: { "aws:ResourceTag/Project": "webfleet", "aws:ResourceTag/Environment": "prod" } });
+  });
+});
+
+describe("the workload boundary: the most an environment's roles can do", () => {
+  const scope: EnvironmentScope = { name: prod.name, region: prod.region, accountId: "123456789012", stateBackend: prod.stateBackend };
+  const boundary = workloadBoundaryPolicy(scope);
+  const can = (action: string, arn: string, request: Record<string, string> = {}, tags?: Record<string, string>) =>
+    denied([boundary], { action, on: [{ arn, tags }], request }).length === 0;
+  const prodAt = `${prod.region}:123456789012`;
+
+  it("keeps every action of the AWS managed policies the roles have, but Classic Load Balancer ones the stack cannot use", () => {
+    const granted = new Set(boundary.Statement.flatMap((s) => s.Action));
+    const all = Object.values(AWS_MANAGED_POLICY_ACTIONS).flat();
+    expect(all.filter((a) => !granted.has(a) && !NOT_IN_WORKLOAD_BOUNDARY[a])).toEqual([]);
+    expect(Object.keys(NOT_IN_WORKLOAD_BOUNDARY).filter((a) => !all.includes(a) || granted.has(a))).toEqual([]);
+    // AND nothing else but what the stack's own policies grant (modules/iam.ts).
+    const inline = ["s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "ec2:RunInstances", "ec2:CreateTags", "iam:PassRole"];
+    expect([...granted].filter((a) => !all.includes(a) && !inline.includes(a))).toEqual([]);
+  });
+
+  it("allows what the roles' own policies grant on the environment's resources", () => {
+    // GIVEN the roles as prod's stack makes them
+    const json = doc(
+      synthConstruct((s) => {
+        new IamRoles(s, "iam", {
+          namePrefix: "webfleet-prod",
+          revisionBucketArn: "arn:aws:s3:::webfleet-prod-revisions-0123456789abcdef0123456789",
+          region: prod.region,
+          applicationName: "webfleet-prod",
+          launchTemplateArns: [`arn:aws:ec2:${prodAt}:launch-template/lt-0123456789abcdef0`],
+          accountId: "123456789012",
+          permissionsBoundaryArn: PROD_BOUNDARY,
+        });
+      }),
+    );
+    const instanceRole = "arn:aws:iam::123456789012:role/webfleet-prod-instance";
+    const concrete = (arn: string) => arn.replace(/\$\{aws_iam_role\.iam_instance_\w+\.arn\}/, instanceRole).replace(/\*/g, "x1");
+    // Where a statement is on '*', what it is used on: a launch from the fleet's template, as Auto Scaling makes it.
+    const fleetTags = stackTags(prod.name);
+    const launch: CallResource[] = [
+      { arn: `arn:aws:ec2:${prodAt}:launch-template/lt-0123456789abcdef0`, tags: fleetTags },
+      ...["instance/i-1", "volume/vol-1", "network-interface/eni-1", "subnet/subnet-1", "security-group/sg-1"].map((r) => ({
+        arn: `arn:aws:ec2:${prodAt}:${r}`,
+      })),
+      { arn: `arn:aws:ec2:${prod.region}::image/ami-1` },
+    ];
+    const statements = resources(json, "aws_iam_role_policy").flatMap((p) => JSON.parse(String(p.policy)).Statement as PolicyStatement[]);
+    expect(statements.length).toBeGreaterThan(0);
+    const refused = statements.flatMap((st) =>
+      [st.Action].flat().flatMap((action) => {
+        const request = Object.fromEntries(
+          Object.values(st.Condition ?? {}).flatMap((keys) => Object.entries(keys).map(([k, v]) => [k, concrete([v].flat()[0])])),
+        );
+        const on = [st.Resource].flat().flatMap((r) => (r === "*" ? launch : [{ arn: concrete(r) }]));
+        return denied([boundary], { action, on, request });
+      }),
+    );
+    expect(refused).toEqual([]);
+    // AND both roles have the boundary
+    expect(resources(json, "aws_iam_role").map((r) => [r.name, r.permissions_boundary])).toEqual([
+      ["webfleet-prod-codedeploy", PROD_BOUNDARY],
+      ["webfleet-prod-instance", PROD_BOUNDARY],
+    ]);
+  });
+
+  test.each<[string, string, string, Record<string, string>?, Record<string, string>?]>([
+    // GIVEN a role inside prod's boundary, WHEN it tries this, THEN it is refused, whatever its own policies say
+    [
+      "make itself an administrator",
+      "iam:AttachRolePolicy",
+      "arn:aws:iam::123456789012:role/webfleet-prod-instance",
+      { "iam:PolicyARN": "arn:aws:iam::aws:policy/AdministratorAccess" },
+    ],
+    ["write its own policy", "iam:PutRolePolicy", "arn:aws:iam::123456789012:role/webfleet-prod-instance"],
+    ["create a role", "iam:CreateRole", "arn:aws:iam::123456789012:role/webfleet-prod-x"],
+    ["pass the CodeDeploy role", "iam:PassRole", "arn:aws:iam::123456789012:role/webfleet-prod-codedeploy", { "iam:PassedToService": "ec2.amazonaws.com" }],
+    ["pass dev's instance role", "iam:PassRole", "arn:aws:iam::123456789012:role/webfleet-dev-instance", { "iam:PassedToService": "ec2.amazonaws.com" }],
+    ["read dev's revisions", "s3:GetObject", "arn:aws:s3:::webfleet-dev-revisions-0123/revisions/a.tgz"],
+    ["write a revision", "s3:PutObject", "arn:aws:s3:::webfleet-prod-revisions-0123/revisions/a.tgz"],
+    ["read dev's parameters", "ssm:GetParameter", `arn:aws:ssm:${prodAt}:parameter/webfleet/dev/smoke-test-key`],
+    ["terminate dev's instances", "ec2:TerminateInstances", `arn:aws:ec2:${prodAt}:instance/i-dev`, {}, stackTags("dev")],
+    ["terminate an untagged instance", "ec2:TerminateInstances", `arn:aws:ec2:${prodAt}:instance/i-other`],
+    [
+      "register targets in dev's target group",
+      "elasticloadbalancing:RegisterTargets",
+      `arn:aws:elasticloadbalancing:${prodAt}:targetgroup/webfleet-dev-blue/0123`,
+    ],
+    ["change dev's fleet", "autoscaling:UpdateAutoScalingGroup", `arn:aws:autoscaling:${prodAt}:autoScalingGroup:x:autoScalingGroupName/webfleet-dev-blue`],
+    ["launch from dev's template", "ec2:RunInstances", `arn:aws:ec2:${prodAt}:launch-template/lt-dev`, {}, stackTags("dev")],
+    ["launch without a template", "ec2:RunInstances", `arn:aws:ec2:${prodAt}:instance/i-new`],
+    ["publish to dev's topic", "sns:Publish", `arn:aws:sns:${prodAt}:webfleet-dev-alarms`],
+  ])("refuses a role inside it that tries to %s", (...[, action, arn, request, tags]) => {
+    // (A rest parameter: jest takes a callback with more parameters than a row has for one that waits for `done`.)
+    expect(can(action, arn, request, tags)).toBe(false);
+  });
+
+  it("allows the same on prod's own resources (the refusals above are about whose, not what)", () => {
+    expect(can("iam:PassRole", "arn:aws:iam::123456789012:role/webfleet-prod-instance", { "iam:PassedToService": "ec2.amazonaws.com" })).toBe(true);
+    expect(can("s3:GetObject", "arn:aws:s3:::webfleet-prod-revisions-0123/revisions/a.tgz")).toBe(true);
+    expect(can("ssm:GetParameter", `arn:aws:ssm:${prodAt}:parameter/webfleet/prod/smoke-test-key`)).toBe(true);
+    expect(can("ec2:TerminateInstances", `arn:aws:ec2:${prodAt}:instance/i-prod`, {}, stackTags("prod"))).toBe(true);
+    expect(can("elasticloadbalancing:RegisterTargets", `arn:aws:elasticloadbalancing:${prodAt}:targetgroup/webfleet-prod-blue/0123`)).toBe(true);
+    expect(can("autoscaling:CompleteLifecycleAction", `arn:aws:autoscaling:${prodAt}:autoScalingGroup:x:autoScalingGroupName/webfleet-prod-blue`)).toBe(true);
+  });
+
+  it("fits in one managed policy", () => {
+    expect(JSON.stringify(boundary).length).toBeLessThanOrEqual(MAX_MANAGED_POLICY_CHARS);
   });
 });
 
@@ -404,6 +703,8 @@ function conditionHolds(condition: PolicyStatement["Condition"], context: Reques
       const list = [values].flat();
       const value = context[key];
       if (operator === "StringEquals" || operator === "ArnEquals") return value !== undefined && list.includes(value);
+      // IAM: a negated operator holds when the key is missing.
+      if (operator === "StringNotEquals") return value === undefined || !list.includes(value);
       if (operator === "StringLike" || operator === "ArnLike") return value !== undefined && list.some((p) => iamPattern(p).test(value));
       if (operator === "Null") return (value === undefined) === (list[0] === "true");
       throw new Error(`condition operator ${operator} is not one this evaluator knows: teach it before the CI documents use it`);
@@ -413,8 +714,8 @@ function conditionHolds(condition: PolicyStatement["Condition"], context: Reques
 
 const asResource = (r: string | CallResource): CallResource => (typeof r === "string" ? { arn: r } : r);
 
-/** Whether `statement` allows `action` on `resource` in a request with `request`'s context. */
-function statementAllows(statement: PolicyStatement, action: string, resource: CallResource, request: RequestContext = {}): boolean {
+/** Whether `statement` applies to `action` on `resource` in a request with `request`'s context (it allows, or denies, by its Effect). */
+function statementMatches(statement: PolicyStatement, action: string, resource: CallResource, request: RequestContext = {}): boolean {
   const context: RequestContext = {
     ...request,
     ...Object.fromEntries(Object.entries(resource.tags ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v])),
@@ -426,11 +727,23 @@ function statementAllows(statement: PolicyStatement, action: string, resource: C
   );
 }
 
-/** Each resource of the call that no statement of `documents` allows (IAM allows a call when every resource it touches is allowed). */
+/** Whether `statement` is an allow that applies. */
+function statementAllows(statement: PolicyStatement, action: string, resource: CallResource, request: RequestContext = {}): boolean {
+  return statement.Effect === "Allow" && statementMatches(statement, action, resource, request);
+}
+
+/**
+ * Each resource of the call that `documents` do not allow: IAM allows a call when every resource
+ * it touches is allowed by some statement and denied by none.
+ */
 function denied(documents: readonly PolicyDocument[], call: AwsCall): string[] {
+  const statements = documents.flatMap((d) => d.Statement);
+  const allowed = (r: CallResource) =>
+    statements.some((s) => statementAllows(s, call.action, r, call.request)) &&
+    !statements.some((s) => s.Effect === "Deny" && statementMatches(s, call.action, r, call.request));
   return call.on
     .map(asResource)
-    .filter((r) => !documents.some((d) => d.Statement.some((s) => statementAllows(s, call.action, r, call.request))))
+    .filter((r) => !allowed(r))
     .map((r) => `${call.action} on ${r.arn}${call.request ? ` (${JSON.stringify(call.request)})` : ""}`);
 }
 
@@ -551,6 +864,13 @@ interface WorkflowCommand {
   readonly command: string;
   /** The step's whole script, for the options it passes. */
   readonly run: string;
+  /** The same, without comments and quoted text. */
+  readonly code: string;
+}
+
+/** Whether a step's script always passes --dry-run (on a line of its own, not under an `if`). */
+function passesDryRun(code: string): boolean {
+  return code.split("\n").some((line) => /(^|\s|\()--dry-run(\s|\)|$)/.test(line) && !/\bif\b/.test(line));
 }
 
 const ROLE_OF_VARIABLE: Readonly<Record<string, CiRoleKind>> = {
@@ -577,7 +897,7 @@ function workflowCommands(): WorkflowCommand[] {
         // What the shell runs: no comments, no quoted text (messages that name a command), then each command's first words.
         const code = run.replace(/(^|\s)#.*$/gm, "$1").replace(/"(?:[^"\\]|\\.)*"|'[^']*'/g, '""');
         for (const m of code.matchAll(/(?:^|[;&|(]|\bthen\b|\bdo\b)\s*npm run (?:-s |--silent )?([\w:-]+)/gm))
-          out.push({ workflow, job, role, command: m[1], run });
+          out.push({ workflow, job, role, command: m[1], run, code });
       }
     }
   }
@@ -656,14 +976,53 @@ describe("what the commands the workflows run call in AWS, against their roles",
       const where = `${w.workflow} ${w.job}: npm run ${w.command}`;
       if (NOT_FROM_CI[w.command]) return [`${where}: ${NOT_FROM_CI[w.command]}`];
       const access = CI_COMMANDS[w.command];
+      // A command's dry run may run with a role of its own (the nightly's decide job: read-only).
+      if (access?.dryRun && w.role === access.dryRun.role && passesDryRun(w.code)) return [];
       if (access) return access.role === w.role ? [] : [`${where} runs with the ${w.role ?? "no"} role; its table says ${access.role}`];
       const entry = NPM_ENTRIES[w.command];
       return entry && sdkUseOfCommand(w.command).actions.size > 0 ? [`${where} calls AWS but is not in CI_COMMANDS`] : [];
     });
     expect(wrong).toEqual([]);
-    // AND every command of the table is run by some workflow (a table of what no one runs grants nothing)
+    // AND every command of the table is run by some workflow (a table of what no one runs grants nothing), its dry run too
     expect(Object.keys(CI_COMMANDS).filter((c) => !workflows.some((w) => w.command === c))).toEqual([]);
+    expect(
+      Object.entries(CI_COMMANDS)
+        .filter(([c, a]) => a.dryRun && !workflows.some((w) => w.command === c && w.role === a.dryRun!.role && passesDryRun(w.code)))
+        .map(([c]) => c),
+    ).toEqual([]);
   });
+
+  it("tells a step that always passes --dry-run from one that passes it when asked", () => {
+    expect(passesDryRun('args=(--env "$environment" --dry-run --json)\nnpm run -s nightly -- "${args[@]}"')).toBe(true);
+    expect(passesDryRun("npm run nightly -- --env dev --dry-run")).toBe(true);
+    expect(passesDryRun('if [[ $DRY_RUN == true ]]; then args+=(--dry-run); fi\nnpm run nightly -- "${args[@]}"')).toBe(false);
+    expect(passesDryRun("npm run nightly -- --env dev")).toBe(false);
+  });
+
+  test.each(Object.entries(CI_COMMANDS).filter(([, a]) => a.dryRun))(
+    "npm run %s --dry-run: its role allows each of its calls, all of them calls the command makes",
+    (_command, access) => {
+      const dryRun = access.dryRun!;
+      const calls = dryRun.calls(env);
+      const roleDocuments = dryRun.role === "plan" ? [planPolicy(scope)] : documents[dryRun.role];
+      expect(calls.flatMap((c) => denied(roleDocuments, c))).toEqual([]);
+      // A dry run calls nothing its command does not (the import scan holds the command's calls to its code).
+      const own = access.calls(env);
+      const unknown = calls.filter(
+        (c) => !own.some((o) => o.action === c.action && c.on.every((r) => o.on.map(asResource).some((x) => x.arn === asResource(r).arn))),
+      );
+      expect(unknown.map((c) => c.action)).toEqual([]);
+      // AND what the plan role has for it alone (beyond a plan's reads) is used by the dry run.
+      if (dryRun.role === "plan") {
+        const planOnly = planPolicy(scope).Statement.filter((st) => ["ReadAgentVersion", "ReadLockDeployment"].includes(st.Sid));
+        expect(planOnly).toHaveLength(2);
+        for (const st of planOnly) {
+          const used = calls.some((c) => c.on.map(asResource).some((r) => statementAllows(st, c.action, r, c.request)));
+          expect([st.Sid, used]).toEqual([st.Sid, true]);
+        }
+      }
+    },
+  );
 
   it("decides for every npm command that calls AWS whether a workflow may run it", () => {
     const undecided = Object.keys(NPM_ENTRIES).filter((c) => sdkUseOfCommand(c).actions.size > 0 && !CI_COMMANDS[c] && !NOT_FROM_CI[c]);
@@ -735,6 +1094,16 @@ describe("what the commands the workflows run call in AWS, against their roles",
     for (const group of resources(stackJson, "aws_autoscaling_group")) {
       const tags = Object.fromEntries((group.tag as Array<{ key: string; value: string }>).map((t) => [t.key, t.value]));
       expect([group.name, tags]).toEqual([group.name, expect.objectContaining(stackTags(prod.name))]);
+    }
+    // The launch templates give what they launch the tags (RunInstances' request tags, in Auto
+    // Scaling's launch check and its launches), for each resource type a launch creates.
+    const templates = resources(stackJson, "aws_launch_template");
+    expect(templates.length).toBe(2);
+    for (const template of templates) {
+      const specs = template.tag_specifications as Array<{ resource_type: string; tags: Record<string, string> }>;
+      expect(specs.map((t) => t.resource_type).sort()).toEqual(["instance", "network-interface", "volume"]);
+      for (const spec of specs)
+        expect([template.name, spec.resource_type, spec.tags]).toEqual([template.name, spec.resource_type, expect.objectContaining(stackTags(prod.name))]);
     }
     // Packer tags what it launches and what it makes with the same keys (var.environment is the environment's name).
     const template = (await parseHcl("webfleet.pkr.hcl", readFileSync(join(ROOT, "packer/webfleet.pkr.hcl"), "utf8"))) as {
@@ -872,6 +1241,53 @@ describe("the app with a CI configuration", () => {
       { name: "ci", errors: [expect.stringMatching(/ci\.yaml: environments\.staging: no environment file config\/staging\.yaml; valid: dev, prod$/)] },
     ]);
     expect(missing.app.node.children.map((c) => c.node.id)).toEqual(expect.arrayContaining(["webfleet-dev", "webfleet-prod"]));
+  });
+
+  it("sets an environment's permissions boundary on both of its roles", () => {
+    // GIVEN dev's file naming the CI stack's boundary for dev
+    const dir = configWith('accountId: "123456789012"\nregion: us-east-1\nrepository: a/b\nenvironments: { dev: {} }\n');
+    const boundary = workloadBoundaryArn("123456789012", "dev");
+    writeFileSync(join(dir, "dev.yaml"), `${readFileSync(join(dir, "dev.yaml"), "utf8")}\npermissionsBoundaryArn: ${boundary}\n`);
+    const built = buildApp({ configDir: dir, outdir: outdir() });
+    expect(built.broken).toEqual([]);
+    // THEN the instance role and CodeDeploy's service role have it, and prod's (none set) have none
+    const roles = (stack: string) =>
+      resources(doc(Testing.synth(built.app.node.findChild(stack) as never)), "aws_iam_role").map((r) => [r.name, r.permissions_boundary]);
+    expect(roles("webfleet-dev")).toEqual([
+      ["webfleet-dev-codedeploy", boundary],
+      ["webfleet-dev-instance", boundary],
+    ]);
+    expect(roles("webfleet-prod").map(([, b]) => b)).toEqual([undefined, undefined]);
+  });
+
+  it("refuses a boundary other than the CI stack's for an environment CI deploys, naming the one to set", () => {
+    const dir = configWith('accountId: "123456789012"\nregion: us-east-1\nrepository: a/b\nenvironments: { dev: {}, prod: { roles: [release] } }\n');
+    const other = "arn:aws:iam::123456789012:policy/company-boundary";
+    for (const env of ["dev", "prod"])
+      writeFileSync(join(dir, `${env}.yaml`), `${readFileSync(join(dir, `${env}.yaml`), "utf8")}\npermissionsBoundaryArn: ${other}\n`);
+    const built = buildApp({ configDir: dir, outdir: outdir() });
+    // prod has no deploy role: its boundary is its own business.
+    expect(built.broken).toEqual([
+      {
+        name: "ci",
+        errors: [
+          `${join(dir, "dev.yaml")}: permissionsBoundaryArn: ${other} is not the boundary the CI stack makes for dev; its deploy role (${join(dir, "github", "ci.yaml")}) ` +
+            `creates and changes the environment's roles only with ${workloadBoundaryArn("123456789012", "dev")}: set that`,
+        ],
+      },
+    ]);
+    // AND the environments themselves are still built
+    expect(built.app.node.children.map((c) => c.node.id)).toEqual(expect.arrayContaining(["webfleet-dev", "webfleet-prod"]));
+  });
+
+  it("refuses a permissions boundary that is not a policy ARN, saying what is valid", () => {
+    expect(() => environment({ permissionsBoundaryArn: "arn:aws:iam::123456789012:role/webfleet-dev-instance" }, "dev")).toThrow(
+      "config/dev.yaml: permissionsBoundaryArn: must be an IAM policy ARN such as arn:aws:iam::123456789012:policy/webfleet-ci/webfleet-dev-workload-boundary " +
+        "(for an environment CI deploys: the CI stack's output workload_permissions_boundaries)",
+    );
+    expect(
+      environment({ permissionsBoundaryArn: "arn:aws:iam::123456789012:policy/webfleet-ci/webfleet-dev-workload-boundary" }, "dev").permissionsBoundaryArn,
+    ).toBe("arn:aws:iam::123456789012:policy/webfleet-ci/webfleet-dev-workload-boundary");
   });
 
   it("asks the state bootstrap stack for the CI stack's state bucket too", () => {

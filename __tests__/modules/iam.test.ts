@@ -84,6 +84,19 @@ describe("IamRoles", () => {
     expect(statements.map((s) => s.Resource)).toEqual(["arn:aws:s3:::revisions/*", "arn:aws:s3:::revisions", "arn:aws:s3:::aws-codedeploy-eu-west-1/*"]);
   });
 
+  it("caps both roles with the permissions boundary when one is given, and sets none otherwise", () => {
+    const boundary = "arn:aws:iam::123456789012:policy/webfleet-ci/webfleet-test-workload-boundary";
+    const boundaries = (j: ReturnType<typeof json>) => resources(j, "aws_iam_role").map((r) => [r.name, r.permissions_boundary]);
+    expect(boundaries(json({ permissionsBoundaryArn: boundary }))).toEqual([
+      ["webfleet-test-codedeploy", boundary],
+      ["webfleet-test-instance", boundary],
+    ]);
+    expect(boundaries(json())).toEqual([
+      ["webfleet-test-codedeploy", undefined],
+      ["webfleet-test-instance", undefined],
+    ]);
+  });
+
   it("makes an instance profile for the instance role", () => {
     const [profile] = resources(json(), "aws_iam_instance_profile");
     expect(profile).toMatchObject({ name: "webfleet-test-instance", role: expect.stringContaining("aws_iam_role.iam_instance") });
