@@ -26,6 +26,19 @@ export function configureStateBackend(
     dynamodbTable: backend.dynamodbTable,
   });
   if (backend.dynamodbTable === undefined) {
-    stack.addOverride("terraform.backend.s3.use_lockfile", true);
+    useLockfile(stack);
   }
+}
+
+/** The oldest Terraform that takes `use_lockfile` in an S3 backend. */
+export const LOCKFILE_TERRAFORM = "1.10.0";
+
+/**
+ * S3's own lock file for a stack's S3 backend, and the Terraform version it needs: an older
+ * Terraform then says which version it needs, instead of failing on an unknown backend setting.
+ * Call it after any other `required_version` of the stack (an override: the last one wins).
+ */
+export function useLockfile(stack: TerraformStack): void {
+  stack.addOverride("terraform.backend.s3.use_lockfile", true);
+  stack.addOverride("terraform.required_version", `>= ${LOCKFILE_TERRAFORM}`);
 }

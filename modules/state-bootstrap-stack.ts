@@ -3,6 +3,7 @@ import { S3Backend, TerraformOutput, TerraformStack } from "cdktf";
 import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
 import { SecureBucket } from "./secure-bucket";
 import { BOOTSTRAP_STACK, PROJECT } from "./names";
+import { useLockfile } from "./state-backend";
 
 export interface StateBucket {
   readonly bucket: string;
@@ -45,7 +46,7 @@ export class StateBootstrapStack extends TerraformStack {
       const home = bootstrapStateHome(props.buckets);
       new S3Backend(this, { bucket: home.bucket, key: home.key, region: home.region, encrypt: true });
       // S3's own lock file (Terraform >= 1.10): two people re-running the bootstrap wait for each other.
-      this.addOverride("terraform.backend.s3.use_lockfile", true);
+      useLockfile(this);
     }
 
     const regions = [...new Set(props.buckets.map((b) => b.region))].sort();

@@ -42,9 +42,10 @@ export class WebfleetStack extends TerraformStack {
       region: config.region,
       defaultTags: [{ tags: { ...config.tags, project: PROJECT, environment: env, "managed-by": "cdktf" } }],
     });
-    configureStateBackend(this, config.stateBackend, { environment: env, stackName: id, defaultRegion: config.region });
-    // The lock check and the release-state variables validate against other objects (1.9+).
+    // The lock check and the release-state variables validate against other objects (1.9+); an
+    // S3 backend with its lock file raises it to 1.10 (set after this, so it wins).
     this.addOverride("terraform.required_version", ">= 1.9.0");
+    configureStateBackend(this, config.stateBackend, { environment: env, stackName: id, defaultRegion: config.region });
     // Refuses to plan while a release holds the environment (before anything else is planned).
     new ReleaseLockCheck(this, "release-lock", { environment: env });
 
@@ -126,7 +127,7 @@ export class WebfleetStack extends TerraformStack {
         alarmNames: alarms.alarmNames[color],
         notificationTopicArn: alarms.topicArn,
         // Default tags skip what the group launches: the instances, volumes and interfaces.
-        instanceTags: { ...config.tags, project: PROJECT, environment: env },
+        instanceTags: { ...config.tags, project: PROJECT, environment: env, "managed-by": "cdktf" },
       });
     }
 

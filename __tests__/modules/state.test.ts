@@ -17,6 +17,17 @@ describe("state backend", () => {
     expect(backend).toEqual({ bucket: "team-state", key: "webfleet/prod/webfleet-prod.tfstate", region: "eu-west-1", encrypt: true, use_lockfile: true });
   });
 
+  it("asks for the Terraform that has S3's lock file, so an older one names the version it needs", () => {
+    const stack = stackOf();
+    stack.addOverride("terraform.required_version", ">= 1.9.0");
+    configureStateBackend(
+      stack,
+      { type: "s3", bucket: "team-state", keyPrefix: "webfleet" },
+      { environment: "prod", stackName: "webfleet-prod", defaultRegion: "eu-west-1" },
+    );
+    expect(doc(Testing.synth(stack)).terraform?.required_version).toBe(">= 1.10.0");
+  });
+
   it("locks in DynamoDB instead when a table is named (Terraform < 1.10)", () => {
     const stack = stackOf();
     configureStateBackend(
@@ -27,6 +38,7 @@ describe("state backend", () => {
     const backend = doc(Testing.synth(stack)).terraform?.backend?.s3;
     expect(backend).toMatchObject({ region: "us-west-2", dynamodb_table: "locks" });
     expect(backend?.use_lockfile).toBeUndefined();
+    expect(doc(Testing.synth(stack)).terraform?.required_version).toBeUndefined();
   });
 
   it("leaves cdktf's local state alone for a local backend", () => {
@@ -67,6 +79,7 @@ describe("StateBootstrapStack", () => {
     expect(bootstrap().terraform?.backend).toEqual({
       s3: { bucket: "b-team-state", key: "webfleet/webfleet-state-bootstrap.tfstate", region: "us-east-1", encrypt: true, use_lockfile: true },
     });
+    expect(bootstrap().terraform?.required_version).toBe(">= 1.10.0");
     expect(bootstrapStateHome([...buckets].reverse()).bucket).toBe("b-team-state");
   });
 

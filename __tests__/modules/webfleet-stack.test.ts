@@ -87,12 +87,19 @@ describe("WebfleetStack", () => {
     }
   });
 
-  it("tags what the fleets launch (instances, volumes, interfaces) with the config's tags, project, environment and color", () => {
+  it("tags what the fleets launch (instances, volumes, interfaces) with the config's tags, project, environment, managed-by and color", () => {
     const json = synth({ tags: { "cost-center": "web" } });
     for (const lt of resources(json, "aws_launch_template")) {
       const color = String(lt.name).replace("webfleet-test-", "");
       for (const spec of lt.tag_specifications as Array<{ tags: Record<string, string> }>) {
-        expect(spec.tags).toEqual({ "cost-center": "web", project: "webfleet", environment: "test", Name: `webfleet-test-${color}`, color });
+        expect(spec.tags).toEqual({
+          "cost-center": "web",
+          project: "webfleet",
+          environment: "test",
+          "managed-by": "cdktf",
+          Name: `webfleet-test-${color}`,
+          color,
+        });
       }
     }
   });
@@ -102,5 +109,12 @@ describe("WebfleetStack", () => {
     expect(json.data?.aws_ssm_parameters_by_path?.release_lock).toMatchObject({ path: "/webfleet/test/lock/" });
     expect(Object.keys(json.variable)).toContain("release_lock_id");
     expect(json.terraform.required_version).toBe(">= 1.9.0");
+  });
+
+  it("needs Terraform >= 1.10 with shared state locked by S3's lock file", () => {
+    const json = synth({ stateBackend: { type: "s3", bucket: "team-state", keyPrefix: "webfleet" } }) as ReturnType<typeof synth> & {
+      terraform: { required_version?: string };
+    };
+    expect(json.terraform.required_version).toBe(">= 1.10.0");
   });
 });
