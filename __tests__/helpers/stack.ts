@@ -20,7 +20,7 @@ export interface TerraformJson {
   resource?: Record<string, Record<string, Record<string, unknown>>>;
   data?: Record<string, Record<string, Record<string, unknown>>>;
   output?: Record<string, { value: unknown }>;
-  terraform?: { backend?: Record<string, Record<string, unknown>> };
+  terraform?: { backend?: Record<string, Record<string, unknown>>; required_version?: string };
   provider?: Record<string, Array<Record<string, unknown>>>;
 }
 
