@@ -287,6 +287,8 @@ export type ParsedStrategy = { readonly key: string; readonly spec: StrategySpec
 export interface StrategyForm {
   /** The form as --help shows it. */
   readonly usage: string;
+  /** In place: a key needs a deployment config the environment's stack creates (so messages list the environment's keys, not the form). */
+  readonly inPlace: boolean;
   /** undefined: the text is not this form at all; else the parsed key, or what is wrong with it. */
   parse(text: string): ParsedStrategy | undefined;
 }
@@ -295,11 +297,13 @@ export interface StrategyForm {
 export const STRATEGY_FORMS: readonly StrategyForm[] = [
   {
     usage: "all-at-once | half-at-a-time | one-at-a-time",
+    inPlace: true,
     parse: (t) =>
       t in PREDEFINED_STRATEGIES ? { key: t, spec: { kind: "in-place", rule: t as "all-at-once" | "half-at-a-time" | "one-at-a-time" } } : undefined,
   },
   {
     usage: "min-healthy=<N>% | min-healthy=<N>",
+    inPlace: true,
     parse: (t) => {
       const m = /^min-healthy=(.*)$/.exec(t);
       if (!m) return undefined;
@@ -314,10 +318,12 @@ export const STRATEGY_FORMS: readonly StrategyForm[] = [
   },
   {
     usage: "blue-green",
+    inPlace: false,
     parse: (t) => (t === "blue-green" ? { key: t, spec: { kind: "blue-green" } } : undefined),
   },
   {
     usage: "canary=<p1>,<p2>,...,100 (percent of traffic on the new color at each step)",
+    inPlace: false,
     parse: (t) => {
       const m = /^canary(?:=(.*))?$/.exec(t);
       if (!m) return undefined;
@@ -335,7 +341,12 @@ export const STRATEGY_FORMS: readonly StrategyForm[] = [
 ];
 
 /** Every form, for messages: "all-at-once | ... | canary=<p1>,...,100". */
-export const STRATEGY_USAGE = STRATEGY_FORMS.map((f) => f.usage.replace(/ \(.*\)$/, "")).join(" | ");
+export const STRATEGY_USAGE = STRATEGY_FORMS.map(shortUsage).join(" | ");
+
+/** A form's usage without its explanation in parentheses. */
+export function shortUsage(form: StrategyForm): string {
+  return form.usage.replace(/ \(.*\)$/, "");
+}
 
 /** `text` parsed by the first form that recognizes it; an error naming the valid forms when none does. */
 export function parseStrategy(text: string): ParsedStrategy {

@@ -49,7 +49,7 @@ import { readEnvironmentState, readFleet, refuseDuringInstanceRefresh, requireDe
 import { requireAwsCredentials } from "../aws/credentials";
 import { Preflight } from "../cli/preflight";
 import { expectedStack } from "./offline";
-import { checkStrategyAgainstConfig, resolveStrategy, DEFAULT_BAKE_SECONDS, type ReleasePlan, type ReleaseStep } from "./strategies";
+import { checkStrategyAgainstConfig, resolveStrategy, DEFAULT_BAKE_SECONDS, TWIN_STRATEGY_USAGES, type ReleasePlan, type ReleaseStep } from "./strategies";
 import { describeStep, forgetPrevious, lastSuccessfulRevision, runTwinRelease, runsRevision } from "./twin";
 import { revisionPages, type HttpGet, type SmokePage } from "./steps/smoke";
 import { applyRoles, healthyTargets, rolesOutOfStep, setCapacity, within } from "./steps/capacity";
@@ -284,7 +284,7 @@ function refuseTwinOnlyFlags(options: ReleaseOptions, strategy: string): void {
   if (flags.length === 0) return;
   const one = flags.length === 1;
   throw new CliError(
-    `${flags.join(" and ")} appl${one ? "ies" : "y"} only to blue-green and canary=<p1>,...,100, not to the in-place strategy ${strategy}: ` +
+    `${flags.join(" and ")} appl${one ? "ies" : "y"} only to ${TWIN_STRATEGY_USAGES.join(" and ")}, not to the in-place strategy ${strategy}: ` +
       `drop ${one ? "it" : "them"}, or release with --strategy blue-green or canary=10,50,100`,
   );
 }

@@ -704,10 +704,10 @@ describe("refusals change nothing", () => {
 
   test.each`
     args                                                                                     | message
-    ${["--strategy", "one-at-a-time", "--bake", "5m"]}                                       | ${"--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time: drop it, or release with --strategy blue-green or canary=10,50,100"}
-    ${["--strategy", "all-at-once", "--keep-previous", "30m", "--same-revision"]}            | ${"--keep-previous and --same-revision apply only to blue-green and canary=<p1>,...,100, not to the in-place strategy all-at-once: drop them"}
-    ${["--strategy", "half-at-a-time", "--dry-run", "--instances", "4", "--bake", "5m"]}     | ${"--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy half-at-a-time"}
-    ${["--strategy", "min-healthy=75%", "--dry-run", "--instances", "4", "--same-revision"]} | ${"--same-revision applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy min-healthy=75%"}
+    ${["--strategy", "one-at-a-time", "--bake", "5m"]}                                       | ${"--bake applies only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy one-at-a-time: drop it, or release with --strategy blue-green or canary=10,50,100"}
+    ${["--strategy", "all-at-once", "--keep-previous", "30m", "--same-revision"]}            | ${"--keep-previous and --same-revision apply only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy all-at-once: drop them"}
+    ${["--strategy", "half-at-a-time", "--dry-run", "--instances", "4", "--bake", "5m"]}     | ${"--bake applies only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy half-at-a-time"}
+    ${["--strategy", "min-healthy=75%", "--dry-run", "--instances", "4", "--same-revision"]} | ${"--same-revision applies only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy min-healthy=75%"}
   `("GIVEN $args THEN the blue/green-only flag is refused, exit 2, before any AWS call", async ({ args, message }) => {
     const w = world();
     const refused = runRelease(parseReleaseArgs(["--env", "dev", ...args]), ENV, w.deps);
@@ -719,14 +719,14 @@ describe("refusals change nothing", () => {
   it("GIVEN no --strategy, the environment's default in place, and --smoke-path THEN it is refused before any AWS call", async () => {
     const w = world();
     const refused = runRelease(parseReleaseArgs(["--env", "dev", "--revision-dir", w.revisionDir, "--smoke-path", "/health"]), ENV_WITH_DEFAULT, w.deps);
-    await expect(refused).rejects.toThrow("--smoke-path applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time");
+    await expect(refused).rejects.toThrow("--smoke-path applies only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy one-at-a-time");
     expect(w.stsMock.calls()).toHaveLength(0);
   });
 
   it("GIVEN no --strategy and the deployed stack's default in place (the config names none) THEN --bake is refused before the lock", async () => {
     const w = world();
     const refused = runRelease(parseReleaseArgs(["--env", "dev", "--revision-dir", w.revisionDir, "--bake", "5m"]), ENV, w.deps);
-    await expect(refused).rejects.toThrow("--bake applies only to blue-green and canary=<p1>,...,100, not to the in-place strategy one-at-a-time");
+    await expect(refused).rejects.toThrow("--bake applies only to blue-green and canary=<p1>,<p2>,...,100, not to the in-place strategy one-at-a-time");
     await expect(refused).rejects.toMatchObject({ exitCode: EXIT.refused });
     expect(changed(w)).toEqual(nothing);
   });

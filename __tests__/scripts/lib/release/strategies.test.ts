@@ -87,7 +87,7 @@ describe("checking --strategy against config/<env>.yaml (offline)", () => {
 
   it("GIVEN 'bogus' THEN the error lists the valid strategies", () => {
     expect(() => checkStrategyAgainstConfig("bogus", "dev", custom)).toThrow(
-      "valid for dev: all-at-once, half-at-a-time, one-at-a-time, min-healthy=75%, blue-green, canary=<p1>,...,100",
+      "valid for dev: all-at-once, half-at-a-time, one-at-a-time, min-healthy=75%, blue-green, canary=<p1>,<p2>,...,100",
     );
   });
 

@@ -5,7 +5,9 @@
  */
 import {
   PREDEFINED_STRATEGIES,
+  STRATEGY_FORMS,
   STRATEGY_USAGE,
+  shortUsage,
   minHealthyStrategyKey,
   parseStrategy,
   type MinimumHealthyHosts,
@@ -21,6 +23,9 @@ export * from "./types";
 export { InPlaceStrategy, batchSize, summarize, type InPlaceRule } from "./in-place";
 export { TwinStrategy, DEFAULT_BAKE_SECONDS, describeShifts } from "./twin";
 
+/** The forms that release onto the idle color (blue-green, canary=...), as messages name them. */
+export const TWIN_STRATEGY_USAGES: readonly string[] = STRATEGY_FORMS.filter((f) => !f.inPlace).map(shortUsage);
+
 /** The in-place keys an environment's config creates deployment configs for (predefined first). */
 export function configuredStrategyKeys(custom: readonly MinimumHealthyHosts[]): string[] {
   return [...Object.keys(PREDEFINED_STRATEGIES), ...custom.map(minHealthyStrategyKey)];
@@ -31,7 +36,7 @@ export function configuredStrategyKeys(custom: readonly MinimumHealthyHosts[]): 
  * fails in milliseconds. Returns the canonical key.
  */
 export function checkStrategyAgainstConfig(text: string, env: string, custom: readonly MinimumHealthyHosts[]): string {
-  const valid = [...configuredStrategyKeys(custom), "blue-green", "canary=<p1>,...,100"];
+  const valid = [...configuredStrategyKeys(custom), ...TWIN_STRATEGY_USAGES];
   const parsed = parseStrategy(text);
   if ("error" in parsed) {
     const what = parsed.error.includes("is not a strategy") ? `'${text}' is not a strategy` : parsed.error;
