@@ -4,6 +4,7 @@
  * pre-flight check of dry runs.
  */
 import { EventEmitter } from "node:events";
+import { ConfigError } from "../../../../config/load";
 import { defineCommand, executeCommand, helpText, option, parseArgv } from "../../../../scripts/lib/cli/command";
 import { CliError, EXIT } from "../../../../scripts/lib/cli/errors";
 import { Interrupts, type Signal } from "../../../../scripts/lib/cli/interrupts";
@@ -54,8 +55,8 @@ describe("a command's options", () => {
     ${[]}                                 | ${"--env is required: the environment: config/<name>.yaml (for example --env dev)"}
     ${["--env"]}                          | ${"option '--env <name>' argument missing"}
     ${["--env", "--dry-run"]}             | ${"--env needs a value (got the option --dry-run)"}
-    ${["--env", "dev", "--colr", "blue"]} | ${"unknown option '--colr'\n(Did you mean --color?)"}
-    ${["--env", "dev", "extra"]}          | ${"too many arguments"}
+    ${["--env", "dev", "--colr", "blue"]} | ${"unknown option '--colr' (did you mean --color?)"}
+    ${["--env", "dev", "extra"]}          | ${"unexpected argument 'extra': this command takes options only"}
     ${["--env", "dev", "--color", "red"]} | ${"--color 'red': must be one of blue, green"}
     ${["--env", "dev", "--keep", "0"]}    | ${"--keep '0': must be a whole number from 1 to 9"}
     ${["--env", "dev", "--keep", "2.5"]}  | ${"--keep '2.5': must be a whole number from 1 to 9"}
@@ -108,7 +109,7 @@ describe("running a command", () => {
     const r = await run(spec, ["--env", "dev", "--colr", "blue"]);
     expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
-    expect(r.stderr).toBe("error: unknown option '--colr'\n(Did you mean --color?); run `npm run demo -- --help` for the options\n");
+    expect(r.stderr).toBe("error: unknown option '--colr' (did you mean --color?); run `npm run demo -- --help` for the options\n");
   });
 
   const failing = (error: unknown) => defineCommand({ ...spec, options: {}, run: async () => Promise.reject(error) });
@@ -137,7 +138,7 @@ describe("running a command", () => {
   });
 
   it("prints a configuration error's every line, exit 2", async () => {
-    const configError = Object.assign(new Error("2 configuration errors:\n  - config/dev.yaml: a\n  - config/dev.yaml: b"), { name: "ConfigError" });
+    const configError = new ConfigError(["config/dev.yaml: a", "config/dev.yaml: b"]);
     const r = await run(failing(configError), []);
     expect(r).toEqual({ code: 2, stdout: "", stderr: "error: 2 configuration errors:\n  - config/dev.yaml: a\n  - config/dev.yaml: b\n" });
   });
