@@ -139,16 +139,16 @@ describe("every command", () => {
   });
 });
 
-describe("npm run release -- --dry-run --instances N", () => {
-  // No AWS at all: an endpoint nobody answers and no credentials.
-  const offline = {
-    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-    AWS_ACCESS_KEY_ID: "",
-    AWS_SECRET_ACCESS_KEY: "",
-    AWS_PROFILE: "",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
+/** No AWS at all: an endpoint nobody answers and no credentials. */
+const offline = {
+  AWS_ENDPOINT_URL: "http://127.0.0.1:9",
+  AWS_ACCESS_KEY_ID: "",
+  AWS_SECRET_ACCESS_KEY: "",
+  AWS_PROFILE: "",
+  AWS_EC2_METADATA_DISABLED: "true",
+};
 
+describe("npm run release -- --dry-run --instances N", () => {
   it("previews the plan and the estimate on stdout with no AWS account, lists what it did not check, and exits 0", async () => {
     const r = await run(release as never, ["--env", "dev", "--strategy", "one-at-a-time", "--dry-run", "--instances", "4"], offline);
     expect(r.code).toBe(0);
@@ -189,14 +189,6 @@ describe("npm run release -- --dry-run --instances N", () => {
 });
 
 describe("npm run release -- --strategy blue-green --dry-run --instances N", () => {
-  const offline = {
-    AWS_ENDPOINT_URL: "http://127.0.0.1:9",
-    AWS_ACCESS_KEY_ID: "",
-    AWS_SECRET_ACCESS_KEY: "",
-    AWS_PROFILE: "",
-    AWS_EC2_METADATA_DISABLED: "true",
-  };
-
   test.each`
     strategy              | instances | steps
     ${"blue-green"}       | ${4}      | ${["scale-up", "deploy", "smoke-test", "shift-traffic", "bake", "scale-down"]}

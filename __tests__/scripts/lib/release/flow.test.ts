@@ -21,8 +21,8 @@ import { AutoScalingClient, DescribeAutoScalingGroupsCommand, DescribeInstanceRe
 import { GetCallerIdentityCommand, STSClient } from "@aws-sdk/client-sts";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { parseReleaseArgs } from "../../../../scripts/lib/release/options";
-import { runRelease, type ReleaseDeps, type ReleaseInterrupts } from "../../../../scripts/lib/release/flow";
-import type { Signal } from "../../../../scripts/lib/release/runtime";
+import { runRelease, type ReleaseDeps } from "../../../../scripts/lib/release/flow";
+import { FakeInterrupts } from "../../../helpers/twin-world";
 import { EXIT } from "../../../../scripts/lib/cli/errors";
 import {
   FakeClock,
@@ -47,19 +47,6 @@ const LOCK = "webfleet/release-lock.json";
 const MIRROR = "/webfleet/dev/lock/holder";
 const ENV = { name: "dev", region: "us-east-1", customMinimumHealthyHosts: [{ type: "FLEET_PERCENT" as const, value: 75 }] };
 const FAST = { intervalMs: 5_000, maxIntervalMs: 60_000, maxConsecutiveErrors: 5, rollbackAppearMs: 60_000 };
-
-class FakeInterrupts implements ReleaseInterrupts {
-  readonly queue: Signal[] = [];
-  take(): Signal | undefined {
-    return this.queue.shift();
-  }
-  wait(): Promise<void> {
-    return this.queue.length ? Promise.resolve() : new Promise<void>(() => undefined);
-  }
-  hold<T>(fn: () => Promise<T>): Promise<T> {
-    return fn();
-  }
-}
 
 interface World {
   deps: ReleaseDeps;
