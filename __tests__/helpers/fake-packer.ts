@@ -163,7 +163,8 @@ export function tempPackerDir(): string {
   return tempDir("webfleet-packer-");
 }
 
-const BASE_ENV = `
+/** The fields every test environment file needs, without its AMI sources. */
+export const BASE_ENV = `
 region: us-east-1
 network: { mode: default-vpc }
 instanceType: t3.micro

@@ -24,6 +24,14 @@ function died(): TwinWorld {
   return w;
 }
 
+/** SSM's record of a color a release kept up (release --keep-previous), since 09:00 for 30 minutes. */
+function keptUp(w: TwinWorld, color: "blue" | "green"): void {
+  w.ssm.params.set(
+    PREVIOUS,
+    JSON.stringify({ color, desired: 4, since: "2025-05-01T09:00:00.000Z", until: "2025-05-01T09:30:00.000Z", strategy: "blue-green" }),
+  );
+}
+
 /** The release died between the switch and its record: the listener sends all to green, SSM and the roles still say blue. */
 function diedAtTheSwitch(): TwinWorld {
   const w = died();
@@ -71,10 +79,7 @@ describe("--force-unlock reconciles SSM and the groups with what AWS does", () =
 
   it("GIVEN SSM's previous-color names the color that is live again (a rollback died before forgetting it) THEN the stale record is forgotten", async () => {
     const w = died();
-    w.ssm.params.set(
-      PREVIOUS,
-      JSON.stringify({ color: "blue", desired: 4, since: "2025-05-01T09:00:00.000Z", until: "2025-05-01T09:30:00.000Z", strategy: "blue-green" }),
-    );
+    keptUp(w, "blue");
     expect(await forceUnlock(w)).toBe(EXIT.ok);
     expect(w.out.all).toContain(
       "repaired: SSM previous-color names blue as kept up since 2025-05-01T09:00:00.000Z, but blue takes 100 % of the traffic: forgot the record",
@@ -84,10 +89,7 @@ describe("--force-unlock reconciles SSM and the groups with what AWS does", () =
 
   it("GIVEN SSM's previous-color names a color that was scaled down THEN the stale record is forgotten (rollback would find nothing there)", async () => {
     const w = died();
-    w.ssm.params.set(
-      PREVIOUS,
-      JSON.stringify({ color: "green", desired: 4, since: "2025-05-01T09:00:00.000Z", until: "2025-05-01T09:30:00.000Z", strategy: "blue-green" }),
-    );
+    keptUp(w, "green");
     expect(await forceUnlock(w)).toBe(EXIT.ok);
     expect(w.out.all).toContain(
       "repaired: SSM previous-color names green as kept up since 2025-05-01T09:00:00.000Z, but green runs 0 instances (it was scaled down)",
@@ -101,10 +103,7 @@ describe("--force-unlock reconciles SSM and the groups with what AWS does", () =
     w.ssm.params.set("/webfleet/dev/weight/blue", "0");
     w.ssm.params.set("/webfleet/dev/weight/green", "100");
     Object.assign(w.min, { blue: 0, green: 2 });
-    w.ssm.params.set(
-      PREVIOUS,
-      JSON.stringify({ color: "blue", desired: 4, since: "2025-05-01T09:00:00.000Z", until: "2025-05-01T09:30:00.000Z", strategy: "blue-green" }),
-    );
+    keptUp(w, "blue");
     expect(await forceUnlock(w)).toBe(EXIT.ok);
     expect(w.out.all).not.toMatch(/repaired|^!/m);
     expect(w.ssm.params.has(PREVIOUS)).toBe(true);

@@ -26,7 +26,7 @@ import {
 import { command as teardown } from "../../../../scripts/teardown";
 import { FakeClock, STACK } from "../../../helpers/aws-fakes";
 import { awsError, FakeAccount } from "../../../helpers/fake-account";
-import { FakeRunner, removeTempDirs, tempDir, type FakeCall } from "../../../helpers/fake-packer";
+import { BASE_ENV, FakeRunner, removeTempDirs, tempDir, type FakeCall } from "../../../helpers/fake-packer";
 
 const NOW = Date.parse("2025-06-01T12:00:00Z");
 const DAY = 86_400_000;
@@ -45,14 +45,7 @@ const TERRAFORM_PARAMETERS = [
   "/webfleet/dev/smoke-test-key",
 ];
 
-const BASE = `
-region: us-east-1
-network: { mode: default-vpc }
-instanceType: t3.micro
-capacity:
-  live: { min: 2, desired: 2, max: 4 }
-  idle: { min: 0, desired: 0, max: 4 }
-ami:
+const BASE = `${BASE_ENV}ami:
   blue: { parameter: {} }
   green: { parameter: {} }
 `;
